@@ -1,0 +1,171 @@
+"""The one save/load path for checkpoint directories (DESIGN §4).
+
+    DIR/config.json         task, versions, model/tokenizer/label settings, options, data fingerprints
+    DIR/model.safetensors   weights of the best model by validation
+    DIR/tokenizer/          tokenizer files (see tokenizer.py)
+    DIR/trainer_state.pt    latest weights, optimizer, schedule, RNG, step, data position
+    DIR/metrics.jsonl       one record per evaluation
+
+Every file is written atomically. trainer_state.pt carries the latest weights itself, so
+the weights and the optimizer state it resumes from can never come from different saves.
+Loading never unpickles code: safetensors for weights, JSON for settings, and
+torch.load(weights_only=True) for the trainer state. Any damage is one CheckpointError line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from rnncli.atomic import atomic_path, atomic_write_bytes, atomic_write_text
+from rnncli.errors import CheckpointError
+
+FORMAT = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+STATE_FILE = "trainer_state.pt"
+METRICS_FILE = "metrics.jsonl"
+TOKENIZER_DIR = "tokenizer"
+
+
+def fingerprint(path: str | Path) -> dict[str, Any]:
+    """Path, size and sha256 of a data file, recorded so a model says what it was trained on."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return {"path": str(path.resolve()), "size": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def check_directory(directory: str | Path) -> Path:
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CheckpointError(f"{directory}: no such checkpoint directory")
+    if not (directory / CONFIG_FILE).is_file():
+        raise CheckpointError(f"{directory}: not a checkpoint (no {CONFIG_FILE})")
+    return directory
+
+
+def write_config(directory: str | Path, config: dict[str, Any]) -> None:
+    config = {"format": FORMAT, **config}
+    atomic_write_text(Path(directory) / CONFIG_FILE, json.dumps(config, indent=2, ensure_ascii=False) + "\n")
+
+
+def read_config(directory: str | Path, task: str | None = None) -> dict[str, Any]:
+    """config.json of a checkpoint; with `task`, also check the checkpoint is for that task."""
+    path = check_directory(directory) / CONFIG_FILE
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{path}: corrupt JSON ({exc})") from None
+    if not isinstance(config, dict) or "task" not in config:
+        raise CheckpointError(f"{path}: not an rnncli checkpoint config (no 'task')")
+    if config.get("format", FORMAT) > FORMAT:
+        raise CheckpointError(f"{path}: written by a newer rnncli (format {config['format']}); upgrade rnncli")
+    if task is not None and config["task"] != task:
+        raise CheckpointError(f"{directory}: is a {config['task']!r} checkpoint, this command needs a {task!r} one")
+    return config
+
+
+def save_weights(directory: str | Path, model) -> None:
+    """model.safetensors, written atomically; tied weights are stored once."""
+    from safetensors.torch import save_model
+
+    with atomic_path(Path(directory) / WEIGHTS_FILE) as tmp:
+        save_model(unwrap(model), str(tmp))
+
+
+def load_weights(directory: str | Path, model) -> None:
+    """Fill `model` from model.safetensors; shape or key mismatches are a CheckpointError."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_model
+
+    path = Path(directory) / WEIGHTS_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{path}: weights file is missing (was training stopped before the first evaluation?)")
+    try:
+        load_model(model, str(path), strict=True, device="cpu")
+    except (SafetensorError, RuntimeError, OSError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: corrupt or incompatible weights ({reason})") from None
+
+
+def save_trainer_state(directory: str | Path, state: dict[str, Any]) -> None:
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write_bytes(Path(directory) / STATE_FILE, buffer.getvalue())
+
+
+def load_trainer_state(directory: str | Path) -> dict[str, Any]:
+    """trainer_state.pt with weights_only=True: a pickle that names code is refused, not run."""
+    import pickle
+
+    import torch
+
+    path = Path(directory) / STATE_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no trainer state to resume from")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
+        raise CheckpointError(f"{path}: refused to load: not plain tensors and values ({first})") from None
+    except (RuntimeError, EOFError, OSError, ValueError, AttributeError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{path}: corrupt or truncated trainer state ({type(exc).__name__})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an rnncli trainer state")
+    return state
+
+
+def read_metrics(directory: str | Path) -> list[dict[str, Any]]:
+    """Records of metrics.jsonl; a damaged line (say, a crash mid-append) is skipped."""
+    path = Path(directory) / METRICS_FILE
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue
+    return records
+
+
+def write_metrics(directory: str | Path, records: list[dict[str, Any]]) -> None:
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    atomic_write_text(Path(directory) / METRICS_FILE, text)
+
+
+def unwrap(model):
+    """The plain module inside a DistributedDataParallel wrapper (or the model itself)."""
+    return getattr(model, "module", model)
+
+
+class CheckpointWriter:
+    """What the training loop calls to save; it owns config.json's `progress` section."""
+
+    def __init__(self, directory: str | Path, config: dict[str, Any]):
+        self.directory = Path(directory)
+        self.config = config
+        self.records = read_metrics(self.directory)
+
+    def save_best(self, model, step: int, metric: str, value: float) -> None:
+        save_weights(self.directory, model)
+        self.config["progress"] = {**self.config.get("progress", {}),
+                                   "best": {"metric": metric, "value": value, "step": step}}
+        write_config(self.directory, self.config)
+
+    def save_state(self, state: dict[str, Any], steps: int) -> None:
+        save_trainer_state(self.directory, {"format": FORMAT, **state})
+        self.config["progress"] = {**self.config.get("progress", {}), "steps": steps}
+        write_config(self.directory, self.config)
+
+    def log(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+        write_metrics(self.directory, self.records)

@@ -1,0 +1,90 @@
+"""The `rnncli` command: a Typer app whose commands live one per module.
+
+`main()` is the console-script entry point. It owns the error contract: RnncliError and
+usage errors become one line on stderr with their exit code (2 for bad input or usage);
+anything else is an internal error with exit 1; a traceback only with --debug.
+Modules imported here must not import torch at import time, so `rnncli --help` is fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from rnncli import __version__
+from rnncli.cli import evaluate, info, lm
+
+app = typer.Typer(name="rnncli", no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False, rich_markup_mode=None,
+                  help="Recurrent-network NLP from the command line: generation, classification, "
+                       "tagging and translation.\n\nAdd --debug anywhere for a traceback on errors.")
+train_app = typer.Typer(no_args_is_help=True, help="Train a model; writes a checkpoint directory.")
+app.add_typer(train_app, name="train")
+
+# Commands, listed by hand (no self-registering imports): train <task>, then use and inspect.
+train_app.command("lm", help="Train a recurrent language model (text generation).")(lm.train_lm_cli)
+app.command("generate", help="Sample text from a language model.")(lm.generate_cli)
+app.command("eval", help="Score a checkpoint on data, or score output files.")(evaluate.eval_cli)
+app.command("info", help="Describe a checkpoint.")(info.info_cli)
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"rnncli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True,
+                                      help="Show the version and exit.")) -> None:
+    """Recurrent-network NLP from the command line."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("RNNCLI_DEBUG") == "1"
+    args = [a for a in args if a != "--debug"]
+    sys.exit(run(args, debug))
+
+
+def run(args: list[str], debug: bool) -> int:
+    from rnncli.errors import RnncliError
+
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=args, prog_name="rnncli", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        return 130
+    except typer.TyperException as exc:  # typer's usage errors (bad option, missing argument)
+        ctx = getattr(exc, "ctx", None)
+        where = f"{ctx.command_path}: " if ctx is not None else ""
+        hint = " (see --help)" if getattr(exc, "exit_code", 1) == 2 else ""
+        fail(f"{where}{exc.format_message()}{hint}", debug)
+        return getattr(exc, "exit_code", 2)
+    except RnncliError as exc:
+        fail(str(exc), debug)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        fail("interrupted", debug)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`); stop quietly like other Unix tools.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", debug)
+        return 1
+
+
+def fail(text: str, debug: bool) -> None:
+    if debug:
+        import traceback
+
+        traceback.print_exc()
+    print(f"rnncli: error: {text}", file=sys.stderr, flush=True)

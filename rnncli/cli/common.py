@@ -1,0 +1,52 @@
+"""What every command shares: consoles, output streams, and shared option types.
+
+Results go to stdout; messages and progress to stderr. Progress bars show only when
+stderr is a terminal and --quiet is not given.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print results as JSON on stdout.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or messages on stderr.")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto|cpu|cuda|mps (auto: cuda, then mps, then cpu).")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same output.")]
+BatchSizeOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Sentences per batch.")]
+InputArg = Annotated[str, typer.Argument(help="Input file, or - for stdin.", show_default=True)]
+OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Output file (default: stdout).")]
+CkptArg = Annotated[Path, typer.Argument(help="Checkpoint directory.", show_default=False)]
+
+
+def stderr_console(quiet: bool = False):
+    """A rich console on stderr; with quiet it swallows everything."""
+    from rich.console import Console
+
+    return Console(stderr=True, quiet=quiet, highlight=False)
+
+
+def stdout_console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def progress_wanted(quiet: bool) -> bool:
+    return not quiet and sys.stderr.isatty()
+
+
+def message(text: str, quiet: bool = False) -> None:
+    """One line of information on stderr (never stdout: pipelines stay clean)."""
+    if not quiet:
+        print(f"rnncli: {text}", file=sys.stderr, flush=True)
+
+
+def print_json(data) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,90 @@
+"""`rnncli info CKPT`: what a checkpoint is, how it was trained, on what data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rnncli.cli.common import CkptArg, JsonOpt, print_json, stdout_console
+
+
+def info_cli(checkpoint: CkptArg, as_json: JsonOpt = False) -> None:
+    report = describe(checkpoint)
+    if as_json:
+        print_json(report)
+    else:
+        render(report)
+
+
+def describe(checkpoint: Path) -> dict[str, Any]:
+    import torch
+
+    from rnncli import __version__
+    from rnncli.checkpoint import read_config
+
+    config = read_config(checkpoint)
+    progress = config.get("progress", {})
+    return {
+        "path": str(checkpoint), "task": config["task"], "model": config.get("model", {}),
+        "parameters": count_parameters(checkpoint), "tokenizer": config.get("tokenizer", {}),
+        "labels": config.get("labels"), "data": config.get("data", {}),
+        "steps": progress.get("steps", 0), "best": progress.get("best"),
+        "trained_with": {"rnncli": config.get("rnncli_version"), "torch": config.get("torch_version")},
+        "running": {"rnncli": __version__, "torch": torch.__version__},
+    }
+
+
+def count_parameters(checkpoint: Path) -> int | None:
+    """Parameters stored in model.safetensors (read from its header, no weights loaded)."""
+    from safetensors import safe_open
+
+    from rnncli.checkpoint import WEIGHTS_FILE
+    from rnncli.errors import CheckpointError
+
+    path = Path(checkpoint) / WEIGHTS_FILE
+    if not path.is_file():
+        return None
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            total = 0
+            for key in handle.keys():
+                shape = handle.get_slice(key).get_shape()
+                count = 1
+                for dim in shape:
+                    count *= dim
+                total += count
+            return total
+    except Exception as exc:  # safetensors raises several types for a damaged header
+        raise CheckpointError(f"{path}: corrupt weights file ({type(exc).__name__})") from None
+
+
+def render(report: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"checkpoint {report['path']}", title_justify="left", show_header=False)
+    table.add_column("key", style="bold")
+    table.add_column("value")
+    table.add_row("task", report["task"])
+    table.add_row("model", ", ".join(f"{k}={v}" for k, v in report["model"].items()))
+    params = report["parameters"]
+    table.add_row("parameters", f"{params:,}" if params is not None else "(no weights yet)")
+    table.add_row("tokenizer", flatten(report["tokenizer"]))
+    if report.get("labels"):
+        table.add_row("labels", f"{len(report['labels'])}: " + ", ".join(map(str, report["labels"][:20])))
+    for name, info in report["data"].items():
+        if isinstance(info, dict) and "sha256" in info:
+            table.add_row(f"data: {name}", f"{info['path']} ({info['size']:,} bytes, sha256 {info['sha256'][:16]}…)")
+    table.add_row("steps trained", f"{report['steps']:,}")
+    best = report["best"]
+    table.add_row("best validation", f"{best['metric']} {best['value']:.4f} at step {best['step']}" if best else "n/a")
+    trained, running = report["trained_with"], report["running"]
+    table.add_row("versions", f"trained with rnncli {trained['rnncli']} / torch {trained['torch']}; "
+                              f"running rnncli {running['rnncli']} / torch {running['torch']}")
+    stdout_console().print(table)
+
+
+def flatten(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={flatten(v)}" if not isinstance(v, dict) else f"{k}: ({flatten(v)})"
+                         for k, v in value.items())
+    return str(value)

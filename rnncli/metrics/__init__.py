@@ -1,0 +1,51 @@
+"""Metrics: thin wrappers over sacrebleu/seqeval and small hand-written scores.
+
+One module per task family (lm.py, classification.py, tagging.py, translation.py); this
+file holds what every `rnncli eval` shares: the `--fail-under METRIC=VALUE` gate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rnncli.errors import ThresholdError, UsageError
+
+
+def parse_fail_under(specs: list[str]) -> list[tuple[str, float]]:
+    """["accuracy=0.8", "f1=0.5"] -> [("accuracy", 0.8), ("f1", 0.5)]; bad syntax -> UsageError."""
+    gates = []
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError
+            gates.append((name.strip(), float(value)))
+        except ValueError:
+            raise UsageError(f"--fail-under {spec!r}: expected METRIC=VALUE, e.g. accuracy=0.8") from None
+    return gates
+
+
+def check_fail_under(report: dict[str, Any], gates: list[tuple[str, float]]) -> None:
+    """Raise ThresholdError (exit 3) when a gated metric is below its value.
+
+    Metrics are the top-level numbers of the report (the same keys as its JSON). For
+    metrics where lower is better (perplexity, nats, TER) the gate means "fail above".
+    """
+    failures = []
+    for name, threshold in gates:
+        value = report.get(name)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            available = sorted(k for k, v in report.items()
+                               if isinstance(v, (int, float)) and not isinstance(v, bool))
+            raise UsageError(f"--fail-under {name}: no such metric here; available: {', '.join(available)}")
+        if name in LOWER_IS_BETTER:
+            if value > threshold:
+                failures.append(f"{name} {value:.4g} > {threshold:g}")
+        elif value < threshold:
+            failures.append(f"{name} {value:.4g} < {threshold:g}")
+    if failures:
+        raise ThresholdError("--fail-under not met: " + "; ".join(failures))
+
+
+LOWER_IS_BETTER = frozenset({"perplexity", "nats_per_token", "nats_per_char", "bits_per_char", "ter",
+                             "loss"})

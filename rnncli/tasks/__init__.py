@@ -1,0 +1,1 @@
+"""Per-task glue: data -> model -> loss -> predict -> evaluate. Never prints."""

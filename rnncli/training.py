@@ -1,0 +1,350 @@
+"""The generic training loop. It knows no task: it takes a TrainJob (model, loss, batches,
+evaluation) and yields events that the command line renders.
+
+What it guarantees, whatever the task:
+- exact resume: the saved state holds the latest weights, optimizer, schedule, every RNG
+  stream and the data position (epoch, batch index), and epoch batches are a pure function
+  of the epoch, so a resumed run continues bit for bit like one never interrupted;
+- SIGINT/SIGTERM finish the current step, save, and raise Interrupted (exit 130/143);
+- a non-finite loss or gradient skips the step; `max_bad_steps` in a row abort with the
+  last good checkpoint intact;
+- under torchrun the model is wrapped in DistributedDataParallel, batches are sharded by
+  rank, every rank evaluates the whole validation set (identical weights give identical
+  figures, so stop decisions agree without messages) and rank 0 alone saves.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Sequence
+
+import torch
+from torch import nn
+
+from rnncli.checkpoint import CheckpointWriter, unwrap
+from rnncli.config import TrainConfig
+from rnncli.errors import Interrupted, TrainingError
+from rnncli.optim import LRSchedule, make_optimizer, set_lr
+from rnncli.runtime import (any_rank, autocast, autocast_dtype, dist_env, init_distributed,
+                            move_to, pick_device, restore_rng, rng_snapshot)
+from rnncli.signals import StopSignal
+
+LossFn = Callable[[nn.Module, Any], tuple[torch.Tensor, int]]
+EvalFn = Callable[[nn.Module, torch.device], dict[str, float]]
+
+
+@dataclass
+class TrainJob:
+    """What a task hands to the loop.
+
+    loss(model, batch) -> (mean loss, units in the batch); it must call `model(...)` (the
+    forward), never another method, so DistributedDataParallel sees the computation.
+    epoch_batches(epoch) -> the batches of that epoch, a pure function of the epoch (seed
+    your shuffling with the epoch), on the CPU; the loop moves them to the device.
+    evaluate(model, device) -> metrics, run under no_grad in eval mode; must not draw from
+    the global RNG.
+    """
+
+    model: nn.Module
+    loss: LossFn
+    epoch_batches: Callable[[int], Sequence[Any]]
+    evaluate: EvalFn
+    metric: str
+    maximize: bool
+    unit: str = "tokens"
+
+
+@dataclass
+class Started:
+    total_steps: int
+    steps_per_epoch: int
+    start_step: int
+    resumed: bool
+    device: str
+    world_size: int
+    parameters: int
+    unit: str
+    max_time: float | None
+
+
+@dataclass
+class StepDone:
+    step: int
+    epoch: int
+    loss: float
+    lr: float
+    units_per_s: float
+    progress: float
+    elapsed: float
+
+
+@dataclass
+class Evaluated:
+    step: int
+    epoch: int
+    metrics: dict[str, float]
+    metric: str
+    improved: bool
+    best_value: float
+    best_step: int
+
+
+@dataclass
+class Notice:
+    text: str
+
+
+@dataclass
+class Finished:
+    reason: str
+    step: int
+    metric: str
+    best_value: float | None
+    best_step: int | None
+    skipped_steps: int
+    elapsed: float
+
+
+@dataclass
+class LoopState:
+    """Everything about the run's position; saved with the weights and restored on resume."""
+
+    step: int = 0
+    epoch: int = 0
+    batch_index: int = 0
+    best: float | None = None
+    best_step: int | None = None
+    evals_since_best: int = 0
+    last_eval_step: int = -1
+    bad_in_row: int = 0
+    skipped: int = 0
+    elapsed_before: float = 0.0
+    units: int = 0
+    recent: deque = field(default_factory=lambda: deque(maxlen=50))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("step", "epoch", "batch_index", "best", "best_step",
+                                              "evals_since_best", "last_eval_step", "bad_in_row",
+                                              "skipped", "elapsed_before", "units")}
+
+    def load(self, values: dict[str, Any]) -> None:
+        for key, value in values.items():
+            setattr(self, key, value)
+
+
+def shard(batches: Sequence[Any], rank: int, world: int) -> Sequence[Any]:
+    """This rank's batches; every rank gets the same count so collectives never wait forever."""
+    if world == 1:
+        return batches
+    usable = len(batches) // world * world
+    return batches[rank:usable:world]
+
+
+class Trainer:
+    """Holds the run's objects; `run()` is the generator the CLI iterates."""
+
+    def __init__(self, job: TrainJob, config: TrainConfig, writer: CheckpointWriter | None = None,
+                 resume_state: dict[str, Any] | None = None, stop: StopSignal | None = None):
+        self.job, self.config, self.stop = job, config, stop or StopSignal()
+        self.env = dist_env()
+        self.device = pick_device(config.device, self.env.local_rank)
+        init_distributed(self.env, self.device)
+        self.writer = writer if self.env.is_main else None
+        self.amp_dtype = autocast_dtype(config.precision, self.device)
+        self.model = job.model.to(self.device)
+        self.optimizer = make_optimizer(self.model, config)
+        self.schedule = LRSchedule(config)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.state = LoopState()
+        self.resumed = resume_state is not None
+        if resume_state is not None:
+            self.restore(resume_state)
+        else:
+            # Dropout streams differ per rank; model init already happened under the seed.
+            torch.manual_seed(config.seed * 7919 + self.env.rank)
+        self.wrapped = self.wrap_distributed()
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.start_time = time.monotonic()       # of this invocation: --max-time counts from here
+        self.elapsed_offset = self.state.elapsed_before  # time spent by earlier invocations
+
+    def wrap_distributed(self) -> nn.Module:
+        if not self.env.distributed:
+            return self.model
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(self.model, device_ids=ids)
+
+    # ---- state -------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        loop = {**self.state.to_dict(), "elapsed_before": self.total_elapsed()}
+        return {"loop": loop, "model": unwrap(self.model).state_dict(),
+                "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
+                "scaler": self.scaler.state_dict(), "rng": rng_snapshot()}
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.schedule.load_state_dict(saved["schedule"])
+        if saved.get("scaler"):
+            self.scaler.load_state_dict(saved["scaler"])
+        self.state.load(saved["loop"])
+        restore_rng(saved["rng"])
+
+    def save_state(self) -> None:
+        if self.writer is not None:
+            self.writer.save_state(self.snapshot(), self.state.step)
+
+    def run_elapsed(self) -> float:
+        return time.monotonic() - self.start_time
+
+    def total_elapsed(self) -> float:
+        return self.elapsed_offset + self.run_elapsed()
+
+    # ---- the loop ----------------------------------------------------------------------
+    def run(self) -> Iterator[Any]:
+        config, state = self.config, self.state
+        steps_per_epoch = max(1, len(shard(self.job.epoch_batches(state.epoch), self.env.rank,
+                                           self.env.world_size)))
+        self.total_steps = config.max_steps or config.epochs * steps_per_epoch
+        if config.max_steps:
+            self.total_steps = min(config.max_steps, config.epochs * steps_per_epoch)
+        yield Started(self.total_steps, steps_per_epoch, state.step, self.resumed, str(self.device),
+                      self.env.world_size, sum(p.numel() for p in self.params), self.job.unit,
+                      config.max_time)
+        reason = yield from self.epochs()
+        if state.last_eval_step != state.step:
+            yield from self.evaluate()
+        self.save_state()
+        yield Finished(reason, state.step, self.job.metric, state.best, state.best_step,
+                       state.skipped, self.total_elapsed())
+
+    def epochs(self) -> Iterator[Any]:
+        config, state = self.config, self.state
+        while state.epoch < config.epochs:
+            batches = shard(self.job.epoch_batches(state.epoch), self.env.rank, self.env.world_size)
+            while state.batch_index < len(batches):
+                reason = self.limit_reached()
+                if reason:
+                    return reason
+                yield from self.step(batches[state.batch_index])
+                if config.eval_every and state.step % config.eval_every == 0:
+                    yield from self.evaluate()
+                    if self.patience_ran_out():
+                        return "early stopping"
+                self.check_signal()
+            state.epoch += 1
+            state.batch_index = 0
+            if config.eval_every is None:
+                yield from self.evaluate()
+                if self.patience_ran_out():
+                    return "early stopping"
+        return "completed"
+
+    def limit_reached(self) -> str | None:
+        config = self.config
+        if config.max_steps and self.state.step >= config.max_steps:
+            return "max steps"
+        over_time = bool(config.max_time) and self.run_elapsed() >= config.max_time * 60
+        if any_rank(over_time, self.env, self.device):
+            return "max time"
+        return None
+
+    def patience_ran_out(self) -> bool:
+        return bool(self.config.patience) and self.state.evals_since_best >= self.config.patience
+
+    def check_signal(self) -> None:
+        if any_rank(self.stop.signum is not None, self.env, self.device):
+            signum = self.stop.signum or 15
+            self.save_state()
+            where = f" in {self.writer.directory}" if self.writer else ""
+            raise Interrupted(signum, f"stopped by signal at step {self.state.step}; state saved{where}; "
+                                      "continue with --resume")
+
+    def progress(self) -> float:
+        fraction = self.state.step / max(1, self.total_steps)
+        if self.config.max_time:
+            fraction = max(fraction, self.run_elapsed() / (self.config.max_time * 60))
+        return min(1.0, fraction)
+
+    def step(self, batch: Any) -> Iterator[Any]:
+        state, config = self.state, self.config
+        started = time.monotonic()
+        lr = config.lr * self.schedule.scale(state.step + 1, self.progress())
+        set_lr(self.optimizer, lr)
+        self.wrapped.train()
+        batch = move_to(batch, self.device)
+        with autocast(self.device, self.amp_dtype):
+            loss, units = self.job.loss(self.wrapped, batch)
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
+        norm = torch.nn.utils.clip_grad_norm_(self.params, config.clip_norm or math.inf)
+        loss_value = float(loss.detach())
+        finite = math.isfinite(loss_value) and math.isfinite(float(norm))
+        state.step += 1
+        state.batch_index += 1
+        if finite or self.scaler.is_enabled() and math.isfinite(loss_value):
+            self.scaler.step(self.optimizer)   # with fp16 the scaler itself skips inf steps
+            self.scaler.update()
+            state.bad_in_row = 0
+        else:
+            self.scaler.update()
+            yield from self.skip_step(loss_value)
+        self.optimizer.zero_grad(set_to_none=True)
+        state.units += units
+        state.recent.append((units, time.monotonic() - started))
+        done_units, seconds = (sum(x) for x in zip(*state.recent))
+        yield StepDone(state.step, state.epoch, loss_value, lr, done_units / max(seconds, 1e-9),
+                       self.progress(), self.total_elapsed())
+
+    def skip_step(self, loss_value: float) -> Iterator[Any]:
+        state = self.state
+        state.skipped += 1
+        state.bad_in_row += 1
+        yield Notice(f"step {state.step}: non-finite loss or gradient ({loss_value}); step skipped "
+                     f"({state.bad_in_row} in a row, {state.skipped} in all)")
+        if state.bad_in_row >= self.config.max_bad_steps:
+            where = f"; the last good checkpoint in {self.writer.directory} is intact" if self.writer else ""
+            raise TrainingError(f"{state.bad_in_row} non-finite steps in a row at step {state.step}{where}; "
+                                "try a lower --lr or --clip-norm")
+
+    def evaluate(self) -> Iterator[Any]:
+        state, job = self.state, self.job
+        model = unwrap(self.model)
+        model.eval()
+        with torch.no_grad(), autocast(self.device, self.amp_dtype):
+            metrics = {k: float(v) for k, v in job.evaluate(model, self.device).items()}
+        model.train()
+        value = metrics[job.metric]
+        improved = state.best is None or (value > state.best if job.maximize else value < state.best)
+        if improved:
+            state.best, state.best_step, state.evals_since_best = value, state.step, 0
+            if self.writer is not None:
+                self.writer.save_best(self.model, state.step, job.metric, value)
+        else:
+            state.evals_since_best += 1
+        self.schedule.observe(improved)
+        state.last_eval_step = state.step
+        if self.writer is not None:
+            self.writer.log({"step": state.step, "epoch": state.epoch, **metrics,
+                             "lr": self.optimizer.param_groups[0]["lr"],
+                             "elapsed": round(self.total_elapsed(), 3)})
+        self.save_state()
+        yield Evaluated(state.step, state.epoch, metrics, job.metric, improved, state.best, state.best_step)
+
+
+def train(job: TrainJob, config: TrainConfig, writer: CheckpointWriter | None = None,
+          resume_state: dict[str, Any] | None = None, stop: StopSignal | None = None) -> Iterator[Any]:
+    """Run training, yielding Started, StepDone, Evaluated, Notice and Finished events."""
+    trainer = Trainer(job, config, writer, resume_state, stop)
+    try:
+        yield from trainer.run()
+    finally:
+        if trainer.env.distributed:
+            import torch.distributed as dist
+
+            if dist.is_initialized():
+                dist.destroy_process_group()
