@@ -105,6 +105,7 @@ def save_trainer_state(directory: str | Path, state: dict[str, Any]) -> None:
 def load_trainer_state(directory: str | Path) -> dict[str, Any]:
     """trainer_state.pt with weights_only=True: a pickle that names code is refused, not run."""
     import pickle
+    import warnings
 
     import torch
 
@@ -112,7 +113,9 @@ def load_trainer_state(directory: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"{path}: no trainer state to resume from")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about foreign pickle protocols; we refuse them anyway
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
         raise CheckpointError(f"{path}: refused to load: not plain tensors and values ({first})") from None

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from rnncli import __version__
-from rnncli.checkpoint import (CONFIG_FILE, TOKENIZER_DIR, CheckpointWriter, load_trainer_state,
+from rnncli.checkpoint import (CONFIG_FILE, STATE_FILE, TOKENIZER_DIR, CheckpointWriter, load_trainer_state,
                                read_config, write_config)
 from rnncli.config import RESUME_OVERRIDABLE, TrainConfig, merge_options, read_config_file
 from rnncli.errors import ConfigError
@@ -45,17 +45,44 @@ def resolve_options(given: dict[str, Any], task_defaults: dict[str, Any], out: P
             names = ", ".join("--" + k.replace("_", "-") for k in changed)
             raise ConfigError(f"{names}: cannot change on --resume (the saved run's settings are kept); "
                               f"only {', '.join('--' + k.replace('_', '-') for k in RESUME_OVERRIDABLE)} may change")
-        return {**saved, **{k: v for k, v in given.items() if v is not None}}
+        options = {**saved, **{k: v for k, v in given.items() if v is not None}}
+        check_device(options)
+        return options
     file_values = read_config_file(config_path) if config_path else {}
     defaults = {**TrainConfig().to_dict(), **MODEL_DEFAULTS, **task_defaults}
     options = merge_options(given, file_values, defaults)
     TrainConfig.from_dict(options)  # validate early, before any data is read
+    check_model_options(options)
     return options
 
 
+def check_model_options(options: dict[str, Any]) -> None:
+    """Reject impossible model settings before any data is read or file written."""
+    from rnncli.config import check_choice, check_positive
+    from rnncli.core.rnn import CELLS
+    from rnncli.tokenizer import KINDS
+
+    check_choice("cell", options["cell"], CELLS)
+    check_choice("tokenizer", options["tokenizer"], KINDS)
+    for name in ("layers", "hidden", "embed", "batch_size"):
+        check_positive(name, options[name])
+    if options.get("vocab_size") is not None:
+        check_positive("vocab_size", options["vocab_size"])
+    if not 0.0 <= options["dropout"] < 1.0:
+        raise ConfigError(f"--dropout must be in [0, 1), got {options['dropout']}")
+    check_device(options)
+
+
+def check_device(options: dict[str, Any]) -> None:
+    from rnncli.runtime import autocast_dtype, pick_device
+
+    autocast_dtype(options["precision"], pick_device(options["device"], dist_env().local_rank))
+
+
 def check_out_dir(out: Path, resume: bool) -> None:
-    """Never overwrite a checkpoint by accident; --resume needs one."""
-    has_checkpoint = (out / CONFIG_FILE).is_file()
+    """Never overwrite a checkpoint by accident; --resume needs one. A directory whose run
+    never saved a training state (it failed before its first step) may be reused."""
+    has_checkpoint = (out / CONFIG_FILE).is_file() and (out / STATE_FILE).is_file()
     if resume and not has_checkpoint:
         raise ConfigError(f"{out}: nothing to resume (no checkpoint there)")
     if not resume and has_checkpoint:

@@ -111,6 +111,14 @@ def lm_report(nats: float, tokens: int, chars: int) -> dict[str, float]:
             "tokens": tokens, "chars": chars}
 
 
+def build_tokenizer(options: dict[str, Any], text: str) -> Tokenizer:
+    """Characters are counted over the whole text (newline included); sentencepiece learns
+    from lines and knows "\n" as a symbol of its own."""
+    kind = options["tokenizer"]
+    texts = [text] if kind == "char" else text.split("\n")
+    return train_tokenizer(kind, texts, options["vocab_size"])
+
+
 def build_model(options: dict[str, Any], vocab_size: int) -> LanguageModel:
     if options.get("bidirectional"):
         raise ConfigError("--bidirectional: a language model reads left to right only")
@@ -140,8 +148,7 @@ def train_lm(given: dict[str, Any], train_path: Path, valid_path: Path | None, o
     if resume:
         check_same_data(read_config(out)["data"], data)
     seed_everything(options["seed"])
-    tokenizer = (load_tokenizer(tokenizer_dir(out)) if resume else
-                 train_tokenizer(options["tokenizer"], train_text.split("\n"), options["vocab_size"]))
+    tokenizer = load_tokenizer(tokenizer_dir(out)) if resume else build_tokenizer(options, train_text)
     train_stream = encode_stream(tokenizer, train_text)
     valid_stream = encode_stream(tokenizer, valid_text)
     model = build_model(options, tokenizer.vocab_size)

@@ -1,0 +1,32 @@
+"""`torchrun --nproc-per-node 2 -m rnncli train lm` with DistributedDataParallel over gloo."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, TINY_LM
+from rnncli.checkpoint import read_metrics
+
+
+def test_two_gloo_processes_train_and_the_result_loads_in_one(lm_text, tmp_path, cli):
+    train, valid = lm_text
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+               "-m", "rnncli", "train", "lm", "--train", str(train), "--valid", str(valid), "--out", str(out),
+               "--max-steps", "30", "--eval-every", "15", "--device", "cpu", "--seed", "2", *TINY_LM]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=240, env=env, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    records = read_metrics(out)
+    assert [r["step"] for r in records] == [15, 30]  # rank 0 alone logged: no duplicates
+    config = json.loads((out / "config.json").read_text())
+    assert config["progress"]["steps"] == 30
+    # The saved weights load in a single process and give the dev figure logged in training.
+    result = cli("eval", out, valid, "--json", "--device", "cpu")
+    assert result.code == 0, result.err
+    best = config["progress"]["best"]["value"]
+    assert json.loads(result.out)["nats_per_char"] == pytest.approx(best, rel=1e-6)
+    assert best < records[0]["nats_per_char"] or best == records[0]["nats_per_char"]
