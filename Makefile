@@ -18,8 +18,10 @@ $(VENV)/.installed: pyproject.toml constraints-dev.txt
 install: $(VENV)/.installed
 
 demo: install
+	rm -rf $(DEMO_DIR)
 	$(VENV)/bin/rnncli train lm --train data/lm/train.txt --valid data/lm/valid.txt \
-		--out $(DEMO_DIR) --max-time 1 --seed 1
+		--out $(DEMO_DIR) --hidden 256 --layers 1 --embed 64 --batch-size 32 --seq-len 96 \
+		--eval-every 100 --max-time 1 --seed 1
 	$(VENV)/bin/rnncli eval $(DEMO_DIR) data/lm/valid.txt
 	$(VENV)/bin/rnncli generate $(DEMO_DIR) --prompt "The " --max-tokens 200 --seed 1
 	$(VENV)/bin/rnncli info $(DEMO_DIR)

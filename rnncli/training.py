@@ -106,6 +106,7 @@ class Finished:
     best_step: int | None
     skipped_steps: int
     elapsed: float
+    units: int = 0
 
 
 @dataclass
@@ -220,7 +221,7 @@ class Trainer:
             yield from self.evaluate()
         self.save_state()
         yield Finished(reason, state.step, self.job.metric, state.best, state.best_step,
-                       state.skipped, self.total_elapsed())
+                       state.skipped, self.total_elapsed(), state.units)
 
     def epochs(self) -> Iterator[Any]:
         config, state = self.config, self.state

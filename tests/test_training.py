@@ -89,6 +89,34 @@ def test_resume_after_interruption_is_bit_for_bit(tmp_path):
     assert [r["score"] for r in whole.records] == [r["score"] for r in CheckpointWriter(parted.directory, {}).records]
 
 
+def test_sigint_saves_and_exits_130(tmp_path):
+    writer = fresh_dir(tmp_path, "sigint")
+    job = make_job()
+    stop = StopAt(job, 4)
+    stop.step = 4
+    original = job.loss
+
+    def interrupting(model, batch):
+        loss = original(model, batch)
+        if stop.signum:
+            stop.signum = 2
+        return loss
+
+    job.loss = interrupting
+    with pytest.raises(Interrupted) as info:
+        run_all(train(job, CONFIG, writer, stop=stop))
+    assert info.value.exit_code == 130
+    assert load_trainer_state(writer.directory)["loop"]["step"] == 4
+
+
+def test_same_seed_same_trained_weights():
+    first, second = make_job(), make_job()
+    run_all(train(first, TrainConfig(epochs=1, max_steps=8, device="cpu", seed=4)))
+    run_all(train(second, TrainConfig(epochs=1, max_steps=8, device="cpu", seed=4)))
+    a, b = first.model.state_dict(), second.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_non_finite_steps_are_skipped_then_abort(tmp_path):
     calls = {"n": 0}
 

@@ -12,8 +12,11 @@ def render_training(events: Iterable[Any], quiet: bool = False, as_json: bool = 
     """Consume the training generator; return its Finished event."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    from rnncli.runtime import dist_env
     from rnncli.training import Evaluated, Finished, Notice, Started, StepDone
 
+    quiet = quiet or not dist_env().is_main   # under torchrun, rank 0 alone talks
+    as_json = as_json and dist_env().is_main
     console = stderr_console(quiet)
     show_bar = progress_wanted(quiet)
     progress = Progress(TextColumn("[bold]train[/]"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
@@ -46,7 +49,8 @@ def render_training(events: Iterable[Any], quiet: bool = False, as_json: bool = 
     if finished is not None:
         summary = {"reason": finished.reason, "steps": finished.step, "metric": finished.metric,
                    "best": finished.best_value, "best_step": finished.best_step,
-                   "skipped_steps": finished.skipped_steps, "seconds": round(finished.elapsed, 2)}
+                   "skipped_steps": finished.skipped_steps, "seconds": round(finished.elapsed, 2),
+                   unit: finished.units}
         if as_json:
             print_json(summary)
         best = f"{finished.best_value:.4f}" if finished.best_value is not None else "n/a"
