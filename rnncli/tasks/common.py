@@ -18,7 +18,7 @@ from rnncli import __version__
 from rnncli.checkpoint import (CONFIG_FILE, STATE_FILE, TOKENIZER_DIR, CheckpointWriter, load_trainer_state,
                                read_config, write_config)
 from rnncli.config import RESUME_OVERRIDABLE, TrainConfig, merge_options, read_config_file
-from rnncli.errors import ConfigError
+from rnncli.errors import ConfigError, DataError
 from rnncli.runtime import dist_env
 
 # Model/tokenizer defaults shared by all tasks; each task overrides what differs.
@@ -54,6 +54,14 @@ def resolve_options(given: dict[str, Any], task_defaults: dict[str, Any], out: P
     TrainConfig.from_dict(options)  # validate early, before any data is read
     check_model_options(options)
     return options
+
+
+def check_same_data(saved: dict[str, Any], now: dict[str, Any]) -> None:
+    for name, info in now.items():
+        before = saved.get(name, {})
+        if before.get("sha256") != info["sha256"]:
+            raise DataError(f"{info['path']}: changed since the run started (sha256 differs); "
+                            "--resume needs the same data to continue exactly")
 
 
 def check_model_options(options: dict[str, Any]) -> None:

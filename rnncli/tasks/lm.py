@@ -23,7 +23,8 @@ from rnncli.errors import ConfigError, DataError
 from rnncli.models.lm import LanguageModel, LMConfig
 from rnncli.readers.text import read_text
 from rnncli.runtime import pick_device, seed_everything
-from rnncli.tasks.common import (check_out_dir, checkpoint_config, open_checkpoint, resolve_options,
+from rnncli.tasks.common import (check_out_dir, check_same_data, checkpoint_config, open_checkpoint,
+                                 resolve_options,
                                  run_training, tokenizer_dir)
 from rnncli.tokenizer import BOS_ID, Tokenizer, load_tokenizer, train_tokenizer
 from rnncli.training import Notice, TrainJob
@@ -167,14 +168,6 @@ def train_lm(given: dict[str, Any], train_path: Path, valid_path: Path | None, o
                                holdout=None if options["valid"] else {"chars": len(valid_text)})
     writer = open_checkpoint(out, config, lambda d: tokenizer.save(tokenizer_dir(d)), resume)
     yield from run_training(job, options, out, writer, resume)
-
-
-def check_same_data(saved: dict[str, Any], now: dict[str, Any]) -> None:
-    for name, info in now.items():
-        before = saved.get(name, {})
-        if before.get("sha256") != info["sha256"]:
-            raise DataError(f"{info['path']}: changed since the run started (sha256 differs); "
-                            "--resume needs the same data to continue exactly")
 
 
 def load_lm(checkpoint: Path, device_name: str = "auto") -> tuple[LanguageModel, Tokenizer, dict, torch.device]:
