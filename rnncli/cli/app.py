@@ -14,7 +14,7 @@ import sys
 import typer
 
 from rnncli import __version__
-from rnncli.cli import evaluate, info, lm, tag
+from rnncli.cli import classify, evaluate, info, lm, tag
 
 app = typer.Typer(name="rnncli", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -26,6 +26,8 @@ app.add_typer(train_app, name="train")
 # Commands, listed by hand (no self-registering imports): train <task>, then use and inspect.
 train_app.command("lm", help="Train a recurrent language model (text generation).")(lm.train_lm_cli)
 app.command("generate", help="Sample text from a language model.")(lm.generate_cli)
+train_app.command("classify", help="Train a text classifier (sentiment, topics; BiLSTM + pooling).")(classify.train_classify_cli)
+app.command("classify", help="Classify lines of text, TSV or JSONL with a trained classifier.")(classify.classify_cli)
 train_app.command("tag", help="Train a sequence tagger (NER and other span labelling; BiLSTM-CRF).")(tag.train_tag_cli)
 app.command("tag", help="Tag text or CoNLL input with a trained tagger.")(tag.tag_cli)
 app.command("eval", help="Score a checkpoint on data, or score output files.")(evaluate.eval_cli)

@@ -1,0 +1,73 @@
+"""Classification scores from a confusion matrix: accuracy, macro/micro P/R/F1, per class.
+
+Conventions follow scikit-learn's `precision_recall_fscore_support` with zero_division=0:
+a class never predicted has precision 0, a class absent from the gold labels has recall 0
+(both count in macro averages over the label set). Scores are fractions in [0, 1].
+For single-label data micro P = micro R = micro F1 = accuracy whenever every gold and
+predicted label is in the label set.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+
+def confusion_matrix(gold: Sequence[int], predicted: Sequence[int], num_labels: int) -> list[list[int]]:
+    """rows[g][p] = how many examples with gold label g were predicted as p."""
+    if len(gold) != len(predicted):
+        raise ValueError(f"{len(gold)} gold labels but {len(predicted)} predictions")
+    rows = [[0] * num_labels for _ in range(num_labels)]
+    for g, p in zip(gold, predicted):
+        rows[g][p] += 1
+    return rows
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else 0.0
+
+
+def f1(precision: float, recall: float) -> float:
+    return ratio(2 * precision * recall, precision + recall)
+
+
+def classification_report(gold: Sequence[int], predicted: Sequence[int],
+                          labels: Sequence[str]) -> dict[str, Any]:
+    """The full report (the `rnncli eval --json` body for classification).
+
+    gold/predicted are label indices into `labels`.
+    """
+    rows = confusion_matrix(gold, predicted, len(labels))
+    total = len(gold)
+    correct = sum(rows[i][i] for i in range(len(labels)))
+    per_class: dict[str, dict[str, float]] = {}
+    for index, label in enumerate(labels):
+        true_positive = rows[index][index]
+        predicted_here = sum(row[index] for row in rows)
+        support = sum(rows[index])
+        precision = ratio(true_positive, predicted_here)
+        recall = ratio(true_positive, support)
+        per_class[label] = {"precision": precision, "recall": recall,
+                            "f1": f1(precision, recall), "support": support}
+    count = max(1, len(labels))
+    macro_p = sum(c["precision"] for c in per_class.values()) / count
+    macro_r = sum(c["recall"] for c in per_class.values()) / count
+    micro = ratio(correct, total)  # single-label: micro P = micro R = accuracy
+    return {
+        "examples": total,
+        "accuracy": ratio(correct, total),
+        "macro_precision": macro_p,
+        "macro_recall": macro_r,
+        "macro_f1": sum(c["f1"] for c in per_class.values()) / count,
+        "micro_precision": micro,
+        "micro_recall": micro,
+        "micro_f1": micro,
+        "per_class": per_class,
+        "confusion_matrix": {"labels": list(labels), "rows": rows},
+    }
+
+
+def accuracy_and_macro_f1(gold: Sequence[int], predicted: Sequence[int],
+                          num_labels: int) -> dict[str, float]:
+    """The two figures training watches, without building the whole report."""
+    report = classification_report(gold, predicted, [str(i) for i in range(num_labels)])
+    return {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}

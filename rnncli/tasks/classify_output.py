@@ -1,0 +1,89 @@
+"""Output lines for `rnncli classify`: one per input line, fields passed through.
+
+    text   PRED<TAB>PROB (with --top-k K: K label/probability pairs)
+    tsv    the input's fields (the text, for text input), then the prediction columns;
+           TSV input's header row gains `predicted`, `probability` (and `_2`... for top-k)
+    jsonl  the input's record ({"text": ...} for text input; header keys for TSV input)
+           plus "predicted", "probability" and, with --top-k above 1, "top_k"
+
+A blank input line gives a blank output line. A row whose text is empty keeps its fields
+with empty prediction columns (null in JSONL). With TSV input and JSONL output the header
+row becomes no line (its names are the records' keys).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+from rnncli.errors import UsageError
+from rnncli.readers.labelled import InputRows
+
+OUTPUT_FORMATS = ("text", "tsv", "jsonl")
+
+
+def check_output_format(fmt: str) -> None:
+    if fmt not in OUTPUT_FORMATS:
+        raise UsageError(f"--output-format {fmt!r} is not one of: {', '.join(OUTPUT_FORMATS)}")
+
+
+def classify_chunk(loaded, rows: InputRows, chunk: Sequence[tuple[int, str]], output_format: str,
+                   top_k: int, batch_size: int) -> list[str]:
+    """Output lines (without newlines) for a chunk of (line number, line) pairs, in order."""
+    parsed = [(number, *rows.parse(number, line)) for number, line in chunk]
+    texts = [text for _, text, _ in parsed if text is not None]
+    probs = loaded.predict(texts, batch_size) if texts else None
+    k = min(top_k, len(loaded.labels))
+    ranked = iter(())
+    if probs is not None:
+        values, indices = probs.topk(k, dim=-1)
+        ranked = iter(zip(values.tolist(), indices.tolist()))
+    lines = []
+    for number, text, fields in parsed:
+        top = None
+        if text is not None:
+            scores, label_ids = next(ranked)
+            top = [(loaded.labels[i], p) for i, p in zip(label_ids, scores)]
+        line = format_line(rows, fields, top, output_format, k)
+        if line is not None:
+            lines.append(line)
+    return lines
+
+
+def prediction_columns(k: int) -> list[str]:
+    names = ["predicted", "probability"]
+    for rank in range(2, k + 1):
+        names += [f"predicted_{rank}", f"probability_{rank}"]
+    return names
+
+
+def format_line(rows: InputRows, fields: Any, top: list[tuple[str, float]] | None,
+                output_format: str, k: int) -> str | None:
+    """One output line; None only for a TSV header under JSONL output."""
+    if rows.fmt == "tsv" and fields is rows.header:
+        if output_format == "jsonl":
+            return None
+        header = prediction_columns(k)
+        return "\t".join(header if output_format == "text" else fields + header)
+    if fields is None or (rows.fmt == "text" and top is None):
+        return ""                                     # a blank line stays blank
+    pairs = [] if top is None else [x for label, p in top for x in (label, f"{p:.4f}")]
+    if output_format == "text":
+        return "\t".join(pairs)
+    if output_format == "tsv":
+        passed = [fields] if rows.fmt == "text" else list(fields)
+        return "\t".join(passed + (pairs or [""] * (2 * k)))
+    record = as_record(rows, fields)
+    record["predicted"] = top[0][0] if top else None
+    record["probability"] = round(top[0][1], 6) if top else None
+    if k > 1:
+        record["top_k"] = [{"label": label, "probability": round(p, 6)} for label, p in top or []]
+    return json.dumps(record, ensure_ascii=False)
+
+
+def as_record(rows: InputRows, fields: Any) -> dict[str, Any]:
+    if rows.fmt == "text":
+        return {"text": fields}
+    if rows.fmt == "tsv":
+        return dict(zip(rows.header, fields))
+    return dict(fields)
