@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Annotated, Any, Iterator, Optional, TextIO
+from typing import Annotated, Any, Optional
 
 import typer
 
 from rnncli.cli.common import BatchSizeOpt, CkptArg, DeviceOpt, InputArg, OutputOpt, QuietOpt, message
+from rnncli.cli.streams import chunked, output_stream
 from rnncli.cli.train_options import training_command
 
 
@@ -67,54 +67,10 @@ def classify_cli(
     loaded = load_classifier(checkpoint, device)
     rows.text_field = text_field or loaded.config["options"].get("text_field")
     with output_stream(output) as stream:
-        for chunk in line_chunks(iter_lines(input), input == "-", max(batch_size, 64) * 4):
+        for chunk in chunked(iter_lines(input), max(batch_size, 64) * 4, input == "-"):
             for line in classify_chunk(loaded, rows, chunk, output_format, top_k, batch_size):
                 stream.write(line + "\n")
             stream.flush()
-
-
-def line_chunks(lines, from_stdin: bool, size: int) -> Iterator[list[tuple[int, str]]]:
-    """Lists of at most `size` numbered lines; from stdin a chunk also ends when no more
-    input is waiting, so an interactive pipeline gets each answer at once."""
-    chunk: list[tuple[int, str]] = []
-    for item in lines:
-        chunk.append(item)
-        if len(chunk) >= size or (from_stdin and not stdin_waiting()):
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def stdin_waiting() -> bool:
-    import select
-
-    try:
-        return bool(select.select([sys.stdin], [], [], 0)[0])
-    except (OSError, ValueError):
-        return True
-
-
-class output_stream:
-    """stdout, or an -o file written atomically (nothing half-written on failure)."""
-
-    def __init__(self, path: Path | None):
-        self.path, self.context, self.handle = path, None, None
-
-    def __enter__(self) -> TextIO:
-        if self.path is None:
-            return sys.stdout
-        from rnncli.atomic import atomic_path
-
-        self.context = atomic_path(self.path)
-        self.handle = open(self.context.__enter__(), "w", encoding="utf-8")
-        return self.handle
-
-    def __exit__(self, *exc) -> bool:
-        if self.handle is not None:
-            self.handle.close()
-            return bool(self.context.__exit__(*exc))
-        return False
 
 
 def evaluate_checkpoint(checkpoint: Path, data: list[str], opts) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from rnncli.cli.common import JsonOpt, QuietOpt, print_json, stderr_console, stdout_console
+from rnncli.cli.common import JsonOpt, QuietOpt, print_json, stdout_console
 
 # task name (config.json "task") -> the cli module that evaluates it. A literal list, by hand.
 EVALUATORS = {

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Annotated, Any, Iterable, Iterator, Optional, TextIO
 
 import typer
 
-from rnncli.cli.common import BatchSizeOpt, CkptArg, DeviceOpt, InputArg, OutputOpt, QuietOpt, message
+from rnncli.cli.common import BatchSizeOpt, CkptArg, DeviceOpt, InputArg, OutputOpt, QuietOpt
+from rnncli.cli.streams import chunked, output_stream
 from rnncli.cli.train_options import training_command
 
 WORD = re.compile(r"\S+")
@@ -92,28 +92,6 @@ def tag_cli(
             stream.flush()
 
 
-class output_stream:
-    """stdout, or an -o file written atomically (nothing half-written on failure)."""
-
-    def __init__(self, path: Path | None):
-        self.path, self.context, self.handle = path, None, None
-
-    def __enter__(self) -> TextIO:
-        if self.path is None:
-            return sys.stdout
-        from rnncli.atomic import atomic_path
-
-        self.context = atomic_path(self.path)
-        self.handle = open(self.context.__enter__(), "w", encoding="utf-8")
-        return self.handle
-
-    def __exit__(self, *exc) -> bool:
-        if self.handle is not None:
-            self.handle.close()
-            return bool(self.context.__exit__(*exc))
-        return False
-
-
 def input_chunks(tagger, path: str, input_format: str, settings: dict, size: int) -> Iterator[list]:
     """Lists of items (text: (line, words, offsets); conll: sentences) of at most `size`; from
     stdin a chunk also ends when no more input is waiting, so pipelines see output early."""
@@ -127,23 +105,7 @@ def input_chunks(tagger, path: str, input_format: str, settings: dict, size: int
         column = column_index(settings["word_column"], "word-column") if settings["word_column"] else \
             column_index(saved["word_column"], "word-column")
         items = iter_conll(path, column, None, separator(settings["sep"] or saved["sep"]))
-    chunk: list = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size or (path == "-" and not stdin_waiting()):
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def stdin_waiting() -> bool:
-    import select
-
-    try:
-        return bool(select.select([sys.stdin], [], [], 0)[0])
-    except (OSError, ValueError):
-        return True
+    yield from chunked(items, size, path == "-")
 
 
 def text_item(line: str) -> tuple[str, list[str], list[tuple[int, int]]]:
