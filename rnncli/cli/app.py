@@ -14,7 +14,7 @@ import sys
 import typer
 
 from rnncli import __version__
-from rnncli.cli import classify, evaluate, info, lm, tag
+from rnncli.cli import classify, evaluate, info, lm, tag, translate
 
 app = typer.Typer(name="rnncli", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -30,6 +30,8 @@ train_app.command("classify", help="Train a text classifier (sentiment, topics; 
 app.command("classify", help="Classify lines of text, TSV or JSONL with a trained classifier.")(classify.classify_cli)
 train_app.command("tag", help="Train a sequence tagger (NER and other span labelling; BiLSTM-CRF).")(tag.train_tag_cli)
 app.command("tag", help="Tag text or CoNLL input with a trained tagger.")(tag.tag_cli)
+train_app.command("translate", help="Train an attention encoder-decoder (translation, any text rewriting).")(translate.train_translate_cli)
+app.command("translate", help="Translate lines with a trained encoder-decoder (greedy or beam search).")(translate.translate_cli)
 app.command("eval", help="Score a checkpoint on data, or score output files.")(evaluate.eval_cli)
 app.command("info", help="Describe a checkpoint.")(info.info_cli)
 

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Iterable, Iterator, TextIO, TypeVar
@@ -15,26 +16,17 @@ from typing import Iterable, Iterator, TextIO, TypeVar
 T = TypeVar("T")
 
 
-class output_stream:
-    """Context manager: stdout, or a file at `path` that appears only when complete."""
+@contextlib.contextmanager
+def output_stream(path: Path | None, default: TextIO | None | str = "stdout") -> Iterator[TextIO | None]:
+    """Without a path: `default` (the current stdout unless given; may be None). With one:
+    a file that appears only when complete (temporary file, renamed at the end)."""
+    if path is None:
+        yield sys.stdout if default == "stdout" else default
+        return
+    from rnncli.atomic import atomic_path
 
-    def __init__(self, path: Path | None):
-        self.path, self.context, self.handle = path, None, None
-
-    def __enter__(self) -> TextIO:
-        if self.path is None:
-            return sys.stdout
-        from rnncli.atomic import atomic_path
-
-        self.context = atomic_path(self.path)
-        self.handle = open(self.context.__enter__(), "w", encoding="utf-8")
-        return self.handle
-
-    def __exit__(self, *exc) -> bool:
-        if self.handle is not None:
-            self.handle.close()
-            return bool(self.context.__exit__(*exc))
-        return False
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+        yield handle
 
 
 def stdin_waiting() -> bool:

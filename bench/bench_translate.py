@@ -1,0 +1,137 @@
+"""Benchmark: Multi30k English -> German within a time budget (not a test).
+
+Trains `rnncli train translate` (8k joint unigram vocabulary, bidirectional 256-unit LSTM
+encoder, 256-unit decoder, 256-dim embeddings, batches of 64 sentences) for --max-time
+minutes, then translates test_2016_flickr with beam 5 (sacreBLEU, the reported score) and
+the 1,014-sentence validation set (decoding speed). Prints a table, writes JSON.
+
+    .venv/bin/python bench/bench_translate.py                    # full run: 45 minutes of training
+    .venv/bin/python bench/bench_translate.py --max-time 1       # a quick check of the script
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT / "../shared/data/multi30k")
+    parser.add_argument("--max-time", type=float, default=45.0, help="training minutes")
+    parser.add_argument("--max-steps", type=int, default=None)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench/results/translate-ckpt")
+    parser.add_argument("--out-json", type=Path, default=ROOT / "bench/results/translate.json")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--beam", type=int, default=5)
+    parser.add_argument("--length-penalty", type=float, default=0.6)
+    parser.add_argument("--decode-batch", type=int, default=128)
+    parser.add_argument("--eval-every", type=int, default=None, help="validation BLEU every N steps (default: per epoch)")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="extra training options")
+    return parser.parse_args()
+
+
+def train(args: argparse.Namespace) -> dict:
+    from rnncli.tasks.translate import train_translate
+    from rnncli.training import Evaluated, Finished, StepDone
+
+    if args.out.exists():  # a previous benchmark's checkpoint; refuse to delete anything else
+        if not (args.out / "config.json").is_file():
+            sys.exit(f"{args.out}: exists and is not a checkpoint; choose another --out")
+        shutil.rmtree(args.out)
+    given = {"max_time": args.max_time, "max_steps": args.max_steps, "seed": 1, "device": "cpu",
+             "eval_every": args.eval_every}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        given[key.replace("-", "_")] = json.loads(value) if value[:1] in "0123456789-[{tf" else value
+    paths = {"train_src": args.data / "train.en", "train_tgt": args.data / "train.de",
+             "valid_src": args.data / "val.en", "valid_tgt": args.data / "val.de"}
+    rates, evals, finished, last_rate = [], [], None, None
+    cpu_started = time.process_time()
+    for event in train_translate(given, paths, args.out, resume=False):
+        if isinstance(event, StepDone):
+            last_rate = event.units_per_s  # target tokens/s over the last 50 steps, steps only
+            if event.step % 50 == 0:
+                rates.append(last_rate)
+        elif isinstance(event, Evaluated):
+            evals.append({"step": event.step, **event.metrics})
+            print(f"step {event.step}: valid BLEU {event.metrics['bleu']:.2f}", file=sys.stderr, flush=True)
+        elif isinstance(event, Finished):
+            finished = event
+    cpu_seconds = time.process_time() - cpu_started
+    return {"train_tokens_per_s": statistics.median(rates) if rates else last_rate, "steps": finished.step,
+            "train_cpu_seconds": cpu_seconds,
+            "train_seconds": finished.elapsed, "best_valid_bleu": finished.best_value, "evals": evals}
+
+
+def decode(args: argparse.Namespace, name: str) -> dict:
+    from rnncli.metrics.translation import translation_scores
+    from rnncli.readers.text import read_lines
+    from rnncli.tasks.translate import load_translator, translate_lines
+
+    translator = load_translator(args.out, "cpu")
+    src = read_lines(args.data / f"{name}.en")
+    ref = read_lines(args.data / f"{name}.de")
+    started, cpu_started = time.perf_counter(), time.process_time()
+    hyps = translate_lines(translator, src, beam=args.beam, length_penalty=args.length_penalty,
+                           batch_size=args.decode_batch)
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    texts = [translator.tgt_tokenizer.decode(h[0].tokens) if h else "" for h in hyps]
+    scores = translation_scores(texts, [ref])
+    return {"sentences": len(src), "seconds": seconds, "sentences_per_s": len(src) / seconds,
+            "cpu_seconds": cpu_seconds, **scores}
+
+
+def render(result: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="rnncli translate: Multi30k en->de", title_justify="left")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    test, val = result["test_2016_flickr"], result["val"]
+    rows = [("BLEU test_2016_flickr (beam 5)", f"{test['bleu']:.2f} [{test['bleu_ci'][0]:.2f}, {test['bleu_ci'][1]:.2f}]"),
+            ("chrF / TER test_2016_flickr", f"{test['chrf']:.2f} / {test['ter']:.2f}"),
+            ("BLEU val (beam 5)", f"{val['bleu']:.2f}"),
+            ("training target tokens/s (median)", f"{result['train_tokens_per_s']:,.0f}"),
+            ("training steps / minutes", f"{result['steps']:,} / {result['train_seconds'] / 60:.1f}"),
+            ("beam-5 sentences/s (val, 1,014)", f"{val['sentences_per_s']:,.1f}"),
+            ("beam-5 sentences/s (test, 1,000)", f"{test['sentences_per_s']:,.1f}"),
+            ("peak RSS", f"{result['peak_rss_mb']:,.0f} MB"),
+            ("wall time", f"{result['wall_seconds'] / 60:.1f} min")]
+    for name, value in rows:
+        table.add_row(name, value)
+    table.caption = test["signatures"]["bleu"]
+    Console(stderr=False).print(table)
+
+
+def main() -> None:
+    args = parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    result = {"max_time_minutes": args.max_time, "threads": args.threads, "beam": args.beam,
+              "length_penalty": args.length_penalty, **train(args)}
+    result["test_2016_flickr"] = decode(args, "test_2016_flickr")
+    result["val"] = decode(args, "val")
+    result["bleu"] = result["test_2016_flickr"]["bleu"]
+    result["beam5_sentences_per_s"] = result["val"]["sentences_per_s"]
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["wall_seconds"] = time.perf_counter() - started
+    args.out_json.parent.mkdir(parents=True, exist_ok=True)
+    args.out_json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    render(result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Short speed probe (not a test, not the benchmark): training target tokens/s on real
+Multi30k batches and beam-5 sentences/s, in wall and CPU seconds, for a few minutes at most.
+
+    .venv/bin/python bench/measure_translate_speed.py --threads 2 --steps 30 --decode 256
+The beam figure uses an untrained model, whose outputs tend to run to the length limit, so
+it is a lower bound; bench_translate.py measures decoding with the trained model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, default=ROOT / "../shared/data/multi30k")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--decode", type=int, default=0, help="val sentences to decode with beam 5")
+    args = parser.parse_args()
+    import torch
+
+    from rnncli.readers.parallel import read_parallel
+    from rnncli.tasks.common import MODEL_DEFAULTS
+    from rnncli.tasks.translate import (TASK_DEFAULTS, build_model, build_tokenizers, epoch_batches_fn,
+                                        loss_function, source_ids, translate_ids)
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(1)
+    options = {**MODEL_DEFAULTS, **TASK_DEFAULTS, "seed": 1}
+    data = read_parallel(args.data / "train.en", args.data / "train.de")
+    src_tok, tgt_tok = build_tokenizers(options, data.src, data.tgt)
+    src_ids = source_ids(src_tok, data.src)
+    tgt_ids = tgt_tok.encode_batch(data.tgt)
+    model = build_model(options, src_tok.vocab_size, tgt_tok.vocab_size)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    loss_fn = loss_function(options["label_smoothing"])
+    batches = epoch_batches_fn([s for s in src_ids], tgt_ids, options)(0)
+    for batch in batches[:3]:  # warm-up: first calls build kernels
+        loss, _ = loss_fn(model, batch)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    wall, cpu, units = time.perf_counter(), time.process_time(), 0
+    for batch in batches[3:3 + args.steps]:
+        loss, n = loss_fn(model, batch)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        units += n
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    sentences = sum(len(b["src"]) for b in batches[3:3 + args.steps])
+    print(f"train: {args.steps} steps, {sentences / args.steps:.1f} sentences and {units / args.steps:.0f} "
+          f"target tokens per batch; {units / wall:,.0f} tokens/s wall, {units / cpu:,.0f} per CPU-second")
+    if args.decode:
+        val = read_parallel(args.data / "val.en", args.data / "val.de", skip_empty=False)
+        lines = val.src[:args.decode]
+        ids = source_ids(src_tok, lines)
+        wall, cpu = time.perf_counter(), time.process_time()
+        translate_ids(model, ids, lines, torch.device("cpu"), beam=5, length_penalty=0.6, batch_size=64)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        print(f"beam 5 (untrained model): {len(lines) / wall:.1f} sentences/s wall, {len(lines) / cpu:.1f} per CPU-second")
+
+
+if __name__ == "__main__":
+    main()

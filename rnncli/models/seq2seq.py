@@ -1,0 +1,189 @@
+"""The attention encoder-decoder (many-to-many, unequal length), Luong style.
+
+    source ids -> embedding -> RNN stack (bidirectional by default, packed) -> memory (B, S, Hm)
+    encoder final state -> bridge (linear + tanh per layer) -> decoder initial state
+    target ids -> embedding -> RNN stack over the whole target in ONE call -> h (B, T, H)
+    attention(h, memory) for all T at once -> context (B, T, Hm)
+    tanh(W [h; context]) -> attentional state (B, T, O) -> output layer -> logits
+
+Attention comes after the RNN (no input feeding), so training needs no Python loop over
+time, and `step` (one token for N hypotheses, used by greedy and beam search) computes
+exactly what the parallel forward computes at each position, with the same weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from rnncli.core.attention import Attention
+from rnncli.core.masking import sequence_mask
+from rnncli.core.rnn import RNNStack, State
+
+
+@dataclass(frozen=True)
+class Seq2SeqConfig:
+    src_vocab: int
+    tgt_vocab: int
+    cell: str = "lstm"
+    layers: int = 1
+    hidden: int = 256            # per direction in the encoder; the decoder's size
+    embed: int = 256
+    dropout: float = 0.2
+    bidirectional: bool = True
+    attention: str = "luong-general"
+    tie_embeddings: bool = False  # output layer shares the target embedding
+    share_embeddings: bool = False  # joint vocabulary: one table for source and target
+    layer_norm: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Seq2SeqConfig":
+        return cls(**values)
+
+
+@dataclass
+class DecoderState:
+    """What decoding carries between steps for N hypotheses (sentences x beams)."""
+
+    rnn: State                 # (L, N, H), or a (h, c) pair for LSTM
+    memory: torch.Tensor       # (N, S, Hm)
+    keys: torch.Tensor         # (N, S, Hk)
+    mask: torch.Tensor         # (N, S) bool
+
+    def repeat(self, times: int) -> "DecoderState":
+        """Each sentence's row `times` times in a row (for beams): (N, ...) -> (N*times, ...)."""
+        def rep(t: torch.Tensor, dim: int) -> torch.Tensor:
+            return t.repeat_interleave(times, dim=dim)
+        return DecoderState(map_state(self.rnn, lambda s: rep(s, 1)), rep(self.memory, 0),
+                            rep(self.keys, 0), rep(self.mask, 0))
+
+    def take(self, rows: torch.Tensor) -> "DecoderState":
+        """Only rows `rows` of everything (dropping finished sentences from a search)."""
+        return DecoderState(map_state(self.rnn, lambda s: s.index_select(1, rows)),
+                            self.memory[rows], self.keys[rows], self.mask[rows])
+
+    def select(self, index: torch.Tensor) -> "DecoderState":
+        """Keep the RNN states of rows `index` (beam reordering; memory is per sentence)."""
+        return DecoderState(map_state(self.rnn, lambda s: s.index_select(1, index)),
+                            self.memory, self.keys, self.mask)
+
+
+# torch's single-step cell functions, taking (input, state, w_ih, w_hh, b_ih, b_hh).
+CELL_STEPS = {"lstm": torch.lstm_cell, "gru": torch.gru_cell, "rnn-tanh": torch.rnn_tanh_cell,
+              "rnn-relu": torch.rnn_relu_cell}
+
+
+def map_state(state: State, fn) -> State:
+    return tuple(fn(s) for s in state) if isinstance(state, tuple) else fn(state)
+
+
+class Seq2Seq(nn.Module):
+    def __init__(self, config: Seq2SeqConfig):
+        super().__init__()
+        self.config = c = config
+        directions = 2 if c.bidirectional else 1
+        self.src_embed = nn.Embedding(c.src_vocab, c.embed, padding_idx=0)
+        if c.share_embeddings:
+            if c.src_vocab != c.tgt_vocab:
+                raise ValueError("shared embeddings need one joint vocabulary")
+            self.tgt_embed = self.src_embed
+        else:
+            self.tgt_embed = nn.Embedding(c.tgt_vocab, c.embed, padding_idx=0)
+        self.dropout = nn.Dropout(c.dropout)
+        self.encoder = RNNStack(c.cell, c.embed, c.hidden, c.layers, c.bidirectional, c.dropout, c.layer_norm)
+        memory_size = self.encoder.output_size
+        self.bridge_h = nn.Linear(c.hidden * directions, c.hidden)
+        self.bridge_c = nn.Linear(c.hidden * directions, c.hidden) if c.cell == "lstm" else None
+        self.decoder = RNNStack(c.cell, c.embed, c.hidden, c.layers, False, c.dropout, c.layer_norm)
+        self.attention = Attention(c.attention, c.hidden, memory_size)
+        out_size = c.embed if c.tie_embeddings else c.hidden
+        self.combine = nn.Linear(c.hidden + memory_size, out_size, bias=False)
+        self.output = nn.Linear(out_size, c.tgt_vocab)
+        if c.tie_embeddings:
+            self.output.weight = self.tgt_embed.weight
+        nn.init.normal_(self.src_embed.weight, std=c.embed ** -0.5)
+        if not c.share_embeddings:
+            nn.init.normal_(self.tgt_embed.weight, std=c.embed ** -0.5)
+
+    # ---- encoder ------------------------------------------------------------------------
+    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> DecoderState:
+        """src (B, S) ids, src_lengths (B,) >= 1 -> the decoder's starting state."""
+        memory, final = self.encoder(self.dropout(self.src_embed(src)), src_lengths)
+        mask = sequence_mask(src_lengths.to(src.device), src.size(1))
+        return DecoderState(self.bridge(final), memory, self.attention.project(memory), mask)
+
+    def bridge(self, final: State) -> State:
+        """Encoder final state (L*D, B, H) -> decoder initial state (L, B, H)."""
+        directions = self.encoder.num_directions
+        layers = self.config.layers
+
+        def merge(s: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
+            s = s.view(layers, directions, s.size(1), s.size(2)).permute(0, 2, 1, 3)
+            return torch.tanh(layer(s.reshape(layers, s.size(1), -1))).contiguous()
+        if isinstance(final, tuple):
+            return merge(final[0], self.bridge_h), merge(final[1], self.bridge_c)
+        return merge(final, self.bridge_h)
+
+    # ---- decoder ------------------------------------------------------------------------
+    def attend(self, hidden: torch.Tensor, state: DecoderState) -> tuple[torch.Tensor, torch.Tensor]:
+        """hidden (B, T, H) -> attentional states (B, T, O) and weights (B, T, S)."""
+        context, weights = self.attention(hidden, state.keys, state.memory, state.mask)
+        return torch.tanh(self.combine(torch.cat([hidden, context], dim=-1))), weights
+
+    def decode_all(self, tgt_in: torch.Tensor, state: DecoderState) -> tuple[torch.Tensor, torch.Tensor]:
+        """Teacher forcing: tgt_in (B, T) -> attentional states (B, T, O), weights (B, T, S).
+
+        The decoder runs unpacked: it is causal, so the padding after a sentence's end
+        never changes its real positions, and bucketed batches carry little padding."""
+        hidden, _ = self.decoder(self.dropout(self.tgt_embed(tgt_in)), None, state.rnn)
+        return self.attend(hidden, state)
+
+    def forward(self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor,
+                tgt_mask: torch.Tensor) -> torch.Tensor:
+        """Logits (N, V) for the N real target positions (tgt_mask True), in row-major order.
+
+        Projecting only real positions keeps the vocabulary-sized matmul off the padding."""
+        attentional, _ = self.decode_all(tgt_in, self.encode(src, src_lengths))
+        return self.output(self.dropout(attentional[tgt_mask]))
+
+    def step(self, prev: torch.Tensor, state: DecoderState) -> tuple[torch.Tensor, DecoderState, torch.Tensor]:
+        """One decoding step for N rows: prev (N,) ids -> log-probs (N, V), new state, weights (N, S)."""
+        hidden, rnn_state = self.decoder_step(self.tgt_embed(prev), state.rnn)
+        attentional, weights = self.attend(hidden.unsqueeze(1), state)
+        log_probs = torch.log_softmax(self.output(attentional.squeeze(1)), dim=-1)
+        return log_probs, DecoderState(rnn_state, state.memory, state.keys, state.mask), weights.squeeze(1)
+
+    def decoder_step(self, inputs: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """The decoder RNN for one time step: inputs (N, E) -> top-layer output (N, H), state.
+
+        Calls the cell functions on the fused RNN's own weights: for a single step they
+        cost a fraction of a fused-kernel launch. LayerNorm stacks take the general path."""
+        stack = self.decoder
+        if stack.layer_norm or stack.cell not in CELL_STEPS:
+            outputs, state = stack(inputs.unsqueeze(1), None, state)
+            return outputs.squeeze(1), state
+        rnn, cell_step = stack.rnn, CELL_STEPS[stack.cell]
+        is_lstm = isinstance(state, tuple)
+        new_h, new_c = [], []
+        x = inputs
+        for layer in range(stack.num_layers):
+            weights = [getattr(rnn, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            if is_lstm:
+                h, c = cell_step(x, (state[0][layer], state[1][layer]), *weights)
+                new_c.append(c)
+            else:
+                h = cell_step(x, state[layer], *weights)
+            new_h.append(h)
+            x = h
+        h_all = torch.stack(new_h)
+        return x, ((h_all, torch.stack(new_c)) if is_lstm else h_all)
+
+    def teacher_forced_log_probs(self, src, src_lengths, tgt_in) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-probs (B, T, V) and weights (B, T, S) at every position (tests, scoring)."""
+        attentional, weights = self.decode_all(tgt_in, self.encode(src, src_lengths))
+        return torch.log_softmax(self.output(attentional), dim=-1), weights
