@@ -316,7 +316,7 @@ class Trainer:
         state, job = self.state, self.job
         model = unwrap(self.model)
         model.eval()
-        with torch.no_grad(), autocast(self.device, self.amp_dtype):
+        with torch.no_grad():  # fp32, like `rnncli eval`, so logged and re-scored figures agree
             metrics = {k: float(v) for k, v in job.evaluate(model, self.device).items()}
         model.train()
         value = metrics[job.metric]

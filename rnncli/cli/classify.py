@@ -9,11 +9,7 @@ import typer
 
 from rnncli.cli.common import BatchSizeOpt, CkptArg, DeviceOpt, InputArg, OutputOpt, QuietOpt, message
 from rnncli.cli.streams import chunked, output_stream
-from rnncli.cli.train_options import training_command
-
-
-def copt(type_: Any, *names: str, help: str) -> Any:
-    return Annotated[Optional[type_], typer.Option(*names, help=help, show_default=False)]
+from rnncli.cli.train_options import opt, training_command
 
 
 @training_command
@@ -21,15 +17,15 @@ def train_classify_cli(
     train: Annotated[Path, typer.Option("--train", help="Training data: TSV/CSV with a header, JSONL, or fastText lines.", show_default=False)],
     valid: Annotated[Path, typer.Option("--valid", help="Validation data, same format.", show_default=False)],
     out: Annotated[Path, typer.Option("--out", help="Checkpoint directory to write.", show_default=False)],
-    format: copt(str, "--format", help="tsv|csv|jsonl|fasttext (default: from the file extension).") = None,
-    text_field: copt(str, "--text-field", help="Text column/key (default: the first of text, sentence).") = None,
-    label_field: copt(str, "--label-field", help="Label column/key (default: label).") = None,
-    pooling: copt(str, "--pooling", help="last|mean|max|attention over the RNN outputs (default max).") = None,
-    class_weights: copt(str, "--class-weights", help="none|balanced: weight the loss by inverse class frequency (default none).") = None,
-    allow_unseen_labels: copt(bool, "--allow-unseen-labels/--no-allow-unseen-labels", help="Accept validation labels that never occur in training.") = None,
-    metric: copt(str, "--metric", help="accuracy|macro_f1: picks the best checkpoint and early stopping (default accuracy).") = None,
-    max_length: copt(int, "--max-length", help="Cut texts to this many tokens (default 400).") = None,
-    max_tokens: copt(int, "--max-tokens", help="Token budget per batch (padded), on top of --batch-size.") = None,
+    format: opt(str, "--format", help="tsv|csv|jsonl|fasttext (default: from the file extension).") = None,
+    text_field: opt(str, "--text-field", help="Text column/key (default: the first of text, sentence).") = None,
+    label_field: opt(str, "--label-field", help="Label column/key (default: label).") = None,
+    pooling: opt(str, "--pooling", help="last|mean|max|attention over the RNN outputs (default max).") = None,
+    class_weights: opt(str, "--class-weights", help="none|balanced: weight the loss by inverse class frequency (default none).") = None,
+    allow_unseen_labels: opt(bool, "--allow-unseen-labels/--no-allow-unseen-labels", help="Accept validation labels that never occur in training.") = None,
+    metric: opt(str, "--metric", help="accuracy|macro_f1: picks the best checkpoint and early stopping (default accuracy).") = None,
+    max_length: opt(int, "--max-length", help="Cut texts to this many tokens (default 400).") = None,
+    max_tokens: opt(int, "--max-tokens", help="Token budget per batch (padded), on top of --batch-size.") = None,
     options: dict = None,
 ) -> None:
     from rnncli.cli.train_view import render_training

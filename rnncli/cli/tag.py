@@ -11,15 +11,11 @@ import typer
 
 from rnncli.cli.common import BatchSizeOpt, CkptArg, DeviceOpt, InputArg, OutputOpt, QuietOpt
 from rnncli.cli.streams import chunked, output_stream
-from rnncli.cli.train_options import training_command
+from rnncli.cli.train_options import opt, training_command
 
 WORD = re.compile(r"\S+")
 INPUT_FORMATS = ("text", "conll")
 OUTPUT_FORMATS = ("conll", "jsonl", "inline")
-
-
-def topt(type_: Any, *names: str, help: str) -> Any:
-    return Annotated[Optional[type_], typer.Option(*names, help=help, show_default=False)]
 
 
 @training_command
@@ -27,18 +23,18 @@ def train_tag_cli(
     train: Annotated[Path, typer.Option("--train", help="Training data, CoNLL columns.", show_default=False)],
     valid: Annotated[Path, typer.Option("--valid", help="Validation data, CoNLL columns.", show_default=False)],
     out: Annotated[Path, typer.Option("--out", help="Checkpoint directory to write.", show_default=False)],
-    word_column: topt(int, "--word-column", help="Column of the words, from 1 (default 1; -1 is the last).") = None,
-    tag_column: topt(int, "--tag-column", help="Column of the tags, from 1 (default -1, the last).") = None,
-    sep: topt(str, "--sep", help="Column separator: space (any whitespace, default) or tab.") = None,
-    scheme: topt(str, "--scheme", help="iob1|iob2|bioes|none (default: detected from the training data).") = None,
-    crf: topt(bool, "--crf/--no-crf", help="CRF output layer with Viterbi decoding (default), or softmax.") = None,
-    char_encoder: topt(str, "--char-encoder", help="Character features per word: cnn (default) or lstm.") = None,
-    char_embed: topt(int, "--char-embed", help="Character embedding size (default 30).") = None,
-    char_features: topt(int, "--char-features", help="Character feature size per word (default 50; 0: none).") = None,
-    min_freq: topt(int, "--min-freq", help="Words seen fewer times share <unk> (default 1).") = None,
-    word_dropout: topt(float, "--word-dropout", help="Probability of replacing a once-seen word by <unk> in training (default 0.5).") = None,
-    lowercase: topt(bool, "--lowercase/--no-lowercase", help="Lowercase words for the word embedding (characters keep case; default on).") = None,
-    embeddings: topt(Path, "--embeddings", help="Pretrained word vectors (word2vec/GloVe text format).") = None,
+    word_column: opt(int, "--word-column", help="Column of the words, from 1 (default 1; -1 is the last).") = None,
+    tag_column: opt(int, "--tag-column", help="Column of the tags, from 1 (default -1, the last).") = None,
+    sep: opt(str, "--sep", help="Column separator: space (any whitespace, default) or tab.") = None,
+    scheme: opt(str, "--scheme", help="iob1|iob2|bioes|none (default: detected from the training data).") = None,
+    crf: opt(bool, "--crf/--no-crf", help="CRF output layer with Viterbi decoding (default), or softmax.") = None,
+    char_encoder: opt(str, "--char-encoder", help="Character features per word: cnn (default) or lstm.") = None,
+    char_embed: opt(int, "--char-embed", help="Character embedding size (default 30).") = None,
+    char_features: opt(int, "--char-features", help="Character feature size per word (default 50; 0: none).") = None,
+    min_freq: opt(int, "--min-freq", help="Words seen fewer times share <unk> (default 1).") = None,
+    word_dropout: opt(float, "--word-dropout", help="Probability of replacing a once-seen word by <unk> in training (default 0.5).") = None,
+    lowercase: opt(bool, "--lowercase/--no-lowercase", help="Lowercase words for the word embedding (characters keep case; default on).") = None,
+    embeddings: opt(Path, "--embeddings", help="Pretrained word vectors (word2vec/GloVe text format).") = None,
     options: dict = None,
 ) -> None:
     from rnncli.cli.train_view import render_training
