@@ -19,7 +19,7 @@ def render_training(events: Iterable[Any], quiet: bool = False, as_json: bool = 
     as_json = as_json and dist_env().is_main
     console = stderr_console(quiet)
     show_bar = progress_wanted(quiet)
-    progress = Progress(TextColumn("[bold]train[/]"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+    progress = Progress(BarColumn(bar_width=20), TextColumn("{task.percentage:>3.0f}%"),
                         TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TextColumn("eta"),
                         TimeRemainingColumn(), console=console, disable=not show_bar, transient=False)
     finished = None
@@ -36,8 +36,8 @@ def render_training(events: Iterable[Any], quiet: bool = False, as_json: bool = 
                               f"{event.steps_per_epoch:,} steps/epoch, {event.total_steps:,} steps planned"
                               f"{limit}{resumed}")
             elif isinstance(event, StepDone):
-                status = (f"step {event.step} loss {event.loss:.4f} lr {event.lr:.2e} "
-                          f"{event.units_per_s:,.0f} {unit}/s")
+                status = (f"step {event.step} loss {event.loss:.3f} lr {event.lr:.1e} "
+                          f"{event.units_per_s / 1000:,.1f}k {unit}/s")
                 progress.update(task, completed=event.progress * 1000, status=status)
             elif isinstance(event, Evaluated):
                 console.print(evaluation_table(event))
