@@ -25,6 +25,9 @@ def main() -> None:
     parser.add_argument("--decode", type=int, default=0, help="val sentences to decode with beam 5")
     args = parser.parse_args()
     import torch
+    from types import SimpleNamespace
+
+    from rnncli.optim import make_optimizer
 
     from rnncli.readers.parallel import read_parallel
     from rnncli.tasks.common import MODEL_DEFAULTS
@@ -39,7 +42,7 @@ def main() -> None:
     src_ids = source_ids(src_tok, data.src)
     tgt_ids = tgt_tok.encode_batch(data.tgt)
     model = build_model(options, src_tok.vocab_size, tgt_tok.vocab_size)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    optimizer = make_optimizer(model, SimpleNamespace(optimizer='adamw', lr=1e-3, weight_decay=0.01, momentum=0.0))
     loss_fn = loss_function(options["label_smoothing"])
     batches = epoch_batches_fn([s for s in src_ids], tgt_ids, options)(0)
     for batch in batches[:3]:  # warm-up: first calls build kernels

@@ -77,6 +77,31 @@ def bucketed_batches(lengths: Sequence[int], seed: int, epoch: int, max_tokens: 
     return [batches[i] for i in permutation]
 
 
+def equal_key_batches(keys: Sequence[int], lengths: Sequence[int], seed: int, epoch: int,
+                      max_tokens: int | None = None, max_sentences: int | None = None) -> list[list[int]]:
+    """Training batches in which every example has the same key (e.g. its source length).
+
+    Examples are shuffled, sorted by (key, length) and cut into budgeted batches that never
+    cross a key boundary; the batches are then shuffled. Deterministic in (seed, epoch).
+    Translation keys batches by source length: a batch with no source padding runs its
+    bidirectional encoder unpacked, through oneDNN's fused RNN on CPU, and its attention
+    has nothing to mask. fairseq batches the same way (sorted by length, batches shuffled).
+    """
+    generator = epoch_generator(seed, epoch)
+    shuffled = torch.randperm(len(lengths), generator=generator).tolist()
+    ordered = sorted(shuffled, key=lambda i: (keys[i], lengths[i]))  # stable: ties stay shuffled
+    batches: list[list[int]] = []
+    start = 0
+    while start < len(ordered):
+        end = start
+        while end < len(ordered) and keys[ordered[end]] == keys[ordered[start]]:
+            end += 1
+        batches.extend(budget_batches(lengths, max_tokens, max_sentences, ordered[start:end]))
+        start = end
+    permutation = torch.randperm(len(batches), generator=generator).tolist()
+    return [batches[i] for i in permutation]
+
+
 def inference_batches(lengths: Sequence[int], max_sentences: int,
                       max_tokens: int | None = None) -> list[list[int]]:
     """Indices sorted by length (longest first) cut into batches; callers write results

@@ -25,7 +25,10 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.O
               {"params": no_decay, "weight_decay": 0.0}]
     if config.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
-    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.99))
+    # The fused kernel updates each tensor in one pass instead of about ten elementwise ops;
+    # on the translation model (two 8k x 256 tables) that is a twentieth of a training step.
+    fused = all(p.device.type in ("cpu", "cuda") and p.dtype == torch.float32 for p in decay + no_decay)
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.99), fused=fused or None)
 
 
 class LRSchedule:

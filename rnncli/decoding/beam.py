@@ -8,9 +8,10 @@ Each step is four small functions:
   length-normalised values (finished rows keep their final length);
 - select: the K best candidates per sentence, and the reordering of
   tokens, scores, lengths, attention and decoder state that follows;
-- finish: mark rows that produced EOS; a sentence whose K rows are all finished is
-  done: its rows are sorted by rank score into its n-best list and leave the tensors,
-  so later steps only compute live sentences.
+- finish: mark rows that produced EOS; a sentence is done once no live row can still
+  reach its n-best list (an exact bound, see `finish`): its finished rows are sorted by
+  rank score into its n-best list and leave the tensors, so later steps only compute
+  live sentences.
 There is no per-hypothesis Python bookkeeping during the search.
 """
 
@@ -97,10 +98,22 @@ def select(beams: Beams, cumulative: torch.Tensor, rank: torch.Tensor, tokens: t
     beams.decoder = beams.decoder.select(origin)
 
 
-def finish(beams: Beams) -> torch.Tensor:
-    """Mark rows that just produced EOS; -> (B,) True for sentences whose K rows all finished."""
+def finish(beams: Beams, n_best: int, alpha: float) -> torch.Tensor:
+    """Mark rows that just produced EOS; -> (B,) True for sentences whose n-best is settled.
+
+    A live row's cumulative log-probability can only fall, and its length penalty can
+    grow at most to that of its length limit, so `score / penalty(limit)` bounds every
+    rank it can still reach. Once a sentence's n_best-th finished rank is at least the
+    best such bound among its live rows, nothing can change its n-best list: it stops
+    there, with exactly the result of running every row to EOS, in fewer steps."""
     beams.finished = beams.finished | (beams.tokens[:, -1] == EOS_ID)
-    return beams.finished.view(beams.batch, beams.beam).all(dim=1)
+    shape = (beams.batch, beams.beam)
+    finished = beams.finished.view(shape)
+    rank = (beams.scores / length_penalty(beams.lengths, alpha)).view(shape)
+    bound = (beams.scores / length_penalty(beams.limits, alpha)).view(shape)
+    best_live = bound.masked_fill(finished, NEG_INF).amax(dim=1)
+    settled_rank = rank.masked_fill(~finished, NEG_INF).topk(min(n_best, beams.beam), dim=1).values[:, -1]
+    return finished.all(dim=1) | (settled_rank >= best_live)
 
 
 def take(beams: Beams, sentences: torch.Tensor) -> Beams:
@@ -112,16 +125,18 @@ def take(beams: Beams, sentences: torch.Tensor) -> Beams:
 
 
 def n_best_lists(beams: Beams, n_best: int, alpha: float, src_lengths: torch.Tensor) -> list[list[Hypothesis]]:
-    """Each sentence's finished rows, best rank score first, at most n_best; rows that never
-    held a real hypothesis (score -inf, e.g. a vocabulary smaller than the beam) are left out."""
-    final_rank = (beams.scores / length_penalty(beams.lengths, alpha)).view(beams.batch, beams.beam)
-    order = final_rank.argsort(dim=1, descending=True)[:, :n_best]
+    """Each sentence's finished rows, best rank score first, at most n_best; live rows left
+    by an early stop and rows that never held a real hypothesis (score -inf, e.g. a
+    vocabulary smaller than the beam) are left out."""
+    final_rank = (beams.scores / length_penalty(beams.lengths, alpha)).masked_fill(~beams.finished, NEG_INF)
+    top_rank, order = final_rank.view(beams.batch, beams.beam).topk(n_best, dim=1)
     rows = (order + torch.arange(beams.batch, device=order.device).unsqueeze(1) * beams.beam).view(-1)
     attention = beams.attention[rows] if beams.attention is not None else None
     hyps = collect(beams.tokens[rows], beams.lengths[rows], beams.scores[rows], alpha, attention,
-                   src_lengths.repeat_interleave(order.size(1)))
-    per_sentence = [hyps[i:i + order.size(1)] for i in range(0, len(hyps), order.size(1))]
-    return [[h for h in group if h.log_prob > NEG_INF] for group in per_sentence]
+                   src_lengths.repeat_interleave(n_best))
+    keep = (top_rank.view(-1) > NEG_INF).tolist()
+    return [[h for h, real in zip(hyps[i:i + n_best], keep[i:i + n_best]) if real]
+            for i in range(0, len(hyps), n_best)]
 
 
 def beam_search(model, src: torch.Tensor, src_lengths: torch.Tensor, beam: int = 5, n_best: int = 1,
@@ -137,7 +152,7 @@ def beam_search(model, src: torch.Tensor, src_lengths: torch.Tensor, beam: int =
         log_probs, weights = expand(model, beams)
         cumulative, rank, tokens = score(beams, log_probs, length_alpha)
         select(beams, cumulative, rank, tokens, weights)
-        done = finish(beams)
+        done = finish(beams, n_best, length_alpha)
         if bool(done.any()):
             # Finished sentences leave the batch, so later steps compute only what is live.
             done_ids = active[done]

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import torch
-import torch.nn.functional as F
 
-from rnncli.batching import bucketed_batches, inference_batches, pad
+from rnncli.batching import equal_key_batches, inference_batches, pad
 from rnncli.checkpoint import fingerprint, load_weights, read_config
 from rnncli.core.attention import KINDS as ATTENTION_KINDS
+from rnncli.core.losses import smoothed_cross_entropy
 from rnncli.decoding.beam import beam_search
 from rnncli.decoding.greedy import Hypothesis, greedy_search
 from rnncli.errors import ConfigError
@@ -94,16 +94,18 @@ def loss_function(label_smoothing: float):
         """One fused cross-entropy over the real (non-pad) target positions only."""
         mask = batch["tgt_out"] != PAD_ID
         logits = model(batch["src"], batch["src_lengths"], batch["tgt_in"], mask)
-        loss = F.cross_entropy(logits.float(), batch["tgt_out"][mask], label_smoothing=label_smoothing)
+        loss = smoothed_cross_entropy(logits, batch["tgt_out"][mask], label_smoothing)
         return loss, int(mask.sum())
     return translation_loss
 
 
 def epoch_batches_fn(src: list[list[int]], tgt: list[list[int]], options: dict[str, Any]):
     lengths = [max(len(s), len(t) + 1) for s, t in zip(src, tgt)]
+    src_lengths = [len(s) for s in src]
 
     def epoch_batches(epoch: int) -> list[dict[str, torch.Tensor]]:
-        groups = bucketed_batches(lengths, options["seed"], epoch, options["max_tokens"], options["batch_size"])
+        groups = equal_key_batches(src_lengths, lengths, options["seed"], epoch, options["max_tokens"],
+                                   options["batch_size"])
         return [make_batch([src[i] for i in g], [tgt[i] for i in g]) for g in groups]
     return epoch_batches
 
