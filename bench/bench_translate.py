@@ -3,10 +3,12 @@
 Trains `rnncli train translate` (8k joint unigram vocabulary, bidirectional 256-unit LSTM
 encoder, 256-unit decoder, 256-dim embeddings, batches of 64 sentences) for --max-time
 minutes, then translates test_2016_flickr with beam 5 (sacreBLEU, the reported score) and
-the 1,014-sentence validation set (decoding speed). Prints a table, writes JSON.
+the 1,014-sentence validation set (decoding speed, median of --repeats runs), each in fp32
+and with `--int8`. Prints a table, writes JSON.
 
     .venv/bin/python bench/bench_translate.py                    # full run: 45 minutes of training
     .venv/bin/python bench/bench_translate.py --max-time 1       # a quick check of the script
+    .venv/bin/python bench/bench_translate.py --decode-only      # re-measure decoding of --out
 """
 
 from __future__ import annotations
@@ -32,10 +34,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/translate-ckpt")
     parser.add_argument("--out-json", type=Path, default=ROOT / "bench/results/translate.json")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (int8 figures are CPU-only)")
     parser.add_argument("--beam", type=int, default=5)
     parser.add_argument("--length-penalty", type=float, default=0.6)
     parser.add_argument("--decode-batch", type=int, default=128)
     parser.add_argument("--eval-every", type=int, default=None, help="validation BLEU every N steps (default: per epoch)")
+    parser.add_argument("--repeats", type=int, default=3, help="decoding runs per figure (median)")
+    parser.add_argument("--decode-only", action="store_true", help="skip training; decode the checkpoint in --out")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="extra training options")
     return parser.parse_args()
 
@@ -48,7 +53,7 @@ def train(args: argparse.Namespace) -> dict:
         if not (args.out / "config.json").is_file():
             sys.exit(f"{args.out}: exists and is not a checkpoint; choose another --out")
         shutil.rmtree(args.out)
-    given = {"max_time": args.max_time, "max_steps": args.max_steps, "seed": 1, "device": "cpu",
+    given = {"max_time": args.max_time, "max_steps": args.max_steps, "seed": 1, "device": args.device,
              "eval_every": args.eval_every}
     for item in args.set:
         key, _, value = item.partition("=")
@@ -73,22 +78,27 @@ def train(args: argparse.Namespace) -> dict:
             "train_seconds": finished.elapsed, "best_valid_bleu": finished.best_value, "evals": evals}
 
 
-def decode(args: argparse.Namespace, name: str) -> dict:
+def decode(args: argparse.Namespace, name: str, int8: bool = False) -> dict:
+    """Beam-decode a split --repeats times (the machine drifts): median speed, and scores."""
     from rnncli.metrics.translation import translation_scores
     from rnncli.readers.text import read_lines
     from rnncli.tasks.translate import load_translator, translate_lines
 
-    translator = load_translator(args.out, "cpu")
+    translator = load_translator(args.out, args.device, int8=int8)
     src = read_lines(args.data / f"{name}.en")
     ref = read_lines(args.data / f"{name}.de")
-    started, cpu_started = time.perf_counter(), time.process_time()
-    hyps = translate_lines(translator, src, beam=args.beam, length_penalty=args.length_penalty,
-                           batch_size=args.decode_batch)
-    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    runs = []
+    for _ in range(max(1, args.repeats)):
+        started, cpu_started = time.perf_counter(), time.process_time()
+        hyps = translate_lines(translator, src, beam=args.beam, length_penalty=args.length_penalty,
+                               batch_size=args.decode_batch)
+        runs.append((time.perf_counter() - started, time.process_time() - cpu_started))
+    seconds, cpu_seconds = sorted(runs)[len(runs) // 2]
     texts = [translator.tgt_tokenizer.decode(h[0].tokens) if h else "" for h in hyps]
     scores = translation_scores(texts, [ref])
     return {"sentences": len(src), "seconds": seconds, "sentences_per_s": len(src) / seconds,
-            "cpu_seconds": cpu_seconds, **scores}
+            "runs_sentences_per_s": [len(src) / r[0] for r in runs], "cpu_seconds": cpu_seconds,
+            "int8": int8, **scores}
 
 
 def render(result: dict) -> None:
@@ -99,15 +109,20 @@ def render(result: dict) -> None:
     table.add_column("figure")
     table.add_column("value", justify="right")
     test, val = result["test_2016_flickr"], result["val"]
+    test8, val8 = result.get("test_2016_flickr_int8"), result.get("val_int8")
     rows = [("BLEU test_2016_flickr (beam 5)", f"{test['bleu']:.2f} [{test['bleu_ci'][0]:.2f}, {test['bleu_ci'][1]:.2f}]"),
             ("chrF / TER test_2016_flickr", f"{test['chrf']:.2f} / {test['ter']:.2f}"),
             ("BLEU val (beam 5)", f"{val['bleu']:.2f}"),
-            ("training target tokens/s (median)", f"{result['train_tokens_per_s']:,.0f}"),
-            ("training steps / minutes", f"{result['steps']:,} / {result['train_seconds'] / 60:.1f}"),
-            ("beam-5 sentences/s (val, 1,014)", f"{val['sentences_per_s']:,.1f}"),
-            ("beam-5 sentences/s (test, 1,000)", f"{test['sentences_per_s']:,.1f}"),
-            ("peak RSS", f"{result['peak_rss_mb']:,.0f} MB"),
-            ("wall time", f"{result['wall_seconds'] / 60:.1f} min")]
+            ("BLEU test / val with --int8", f"{test8['bleu']:.2f} / {val8['bleu']:.2f}" if test8 else "-")]
+    if "train_tokens_per_s" in result:
+        rows += [("training target tokens/s (median)", f"{result['train_tokens_per_s']:,.0f}"),
+                 ("training steps / minutes", f"{result['steps']:,} / {result['train_seconds'] / 60:.1f}")]
+    rows += [("beam-5 sentences/s (val, 1,014)", f"{val['sentences_per_s']:,.1f}"),
+             ("beam-5 sentences/s (test, 1,000)", f"{test['sentences_per_s']:,.1f}"),
+             ("beam-5 sentences/s --int8 (val / test)",
+              f"{val8['sentences_per_s']:,.1f} / {test8['sentences_per_s']:,.1f}" if test8 else "-"),
+             ("peak RSS", f"{result['peak_rss_mb']:,.0f} MB"),
+             ("wall time", f"{result['wall_seconds'] / 60:.1f} min")]
     for name, value in rows:
         table.add_row(name, value)
     table.caption = test["signatures"]["bleu"]
@@ -121,11 +136,20 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     result = {"max_time_minutes": args.max_time, "threads": args.threads, "beam": args.beam,
-              "length_penalty": args.length_penalty, **train(args)}
-    result["test_2016_flickr"] = decode(args, "test_2016_flickr")
-    result["val"] = decode(args, "val")
+              "length_penalty": args.length_penalty, "decode_batch": args.decode_batch}
+    if args.decode_only:
+        previous = args.out_json.with_name(args.out_json.stem + "-decode.json")
+        args.out_json = previous  # keep the training run's JSON; decoding figures go beside it
+    else:
+        result.update(train(args))
+    for int8 in (False, True) if args.device == "cpu" else (False,):
+        suffix = "_int8" if int8 else ""
+        result["test_2016_flickr" + suffix] = decode(args, "test_2016_flickr", int8)
+        result["val" + suffix] = decode(args, "val", int8)
     result["bleu"] = result["test_2016_flickr"]["bleu"]
     result["beam5_sentences_per_s"] = result["val"]["sentences_per_s"]
+    if val8 := result.get("val_int8"):
+        result["beam5_sentences_per_s_int8"] = val8["sentences_per_s"]
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result["wall_seconds"] = time.perf_counter() - started
     args.out_json.parent.mkdir(parents=True, exist_ok=True)

@@ -73,10 +73,33 @@ def read_config(directory: str | Path, task: str | None = None) -> dict[str, Any
 
 def save_weights(directory: str | Path, model) -> None:
     """model.safetensors, written atomically; tied weights are stored once."""
-    from safetensors.torch import save_model
+    from safetensors.torch import save_file
 
+    tensors, aliases = portable_tensors(unwrap(model))
     with atomic_path(Path(directory) / WEIGHTS_FILE) as tmp:
-        save_model(unwrap(model), str(tmp))
+        save_file(tensors, str(tmp), metadata=aliases or None)
+
+
+def portable_tensors(model) -> tuple[dict[str, Any], dict[str, str]]:
+    """The weights as CPU tensors that own their memory, and the names of tied copies.
+
+    On CUDA, cuDNN keeps all of an RNN's weights as views into one flat buffer, and
+    safetensors refuses to save a view that does not cover its whole buffer; copying each
+    tensor out fixes that. A tensor held under two names (tied embeddings) is stored once,
+    under its first name; the second is recorded in the metadata as an alias of it, as
+    safetensors' own save_model does, so its load_model restores the tie.
+    """
+    tensors: dict[str, Any] = {}
+    aliases: dict[str, str] = {}
+    first_name: dict[tuple, str] = {}
+    for name, tensor in model.state_dict().items():
+        key = (tensor.device, tensor.data_ptr(), tensor.dtype, tuple(tensor.shape), tensor.stride())
+        if tensor.numel() and key in first_name:
+            aliases[name] = first_name[key]
+            continue
+        first_name[key] = name
+        tensors[name] = tensor.detach().to("cpu", copy=True).contiguous()
+    return tensors, aliases
 
 
 def load_weights(directory: str | Path, model) -> None:

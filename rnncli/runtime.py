@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
 from dataclasses import dataclass
@@ -51,25 +52,95 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
+@functools.lru_cache(maxsize=None)
+def rnn_compute_dtype(device: torch.device, dtype: torch.dtype) -> torch.dtype:
+    """The dtype a fused RNN really computes in under autocast(dtype) on `device`.
+
+    torch's autocast wrapper for cuDNN RNNs casts to float16 whatever dtype autocast asks
+    for (aten/src/ATen/cudnn/AutocastRNN.cpp; still so in torch 2.11), so under bf16 the
+    recurrent layers run in fp16. A one-unit RNN is asked rather than this assumed, so a
+    torch that honours bf16 is taken at its word.
+    """
+    with torch.random.fork_rng(devices=[]):  # building the probe must not move seeded streams
+        probe = torch.nn.RNN(1, 1).to(device)
+    with torch.no_grad(), autocast(device, dtype):
+        out, _ = probe(torch.zeros(1, 1, 1, device=device))
+    return out.dtype
+
+
+def needs_loss_scaling(dtype: torch.dtype | None, device: torch.device) -> bool:
+    """Whether training needs a GradScaler: wherever part of the model computes in fp16,
+    whose small gradients underflow to zero without one. That is fp16 autocast, and bf16
+    autocast too while cuDNN runs the recurrent layers in fp16 (rnn_compute_dtype)."""
+    if dtype is None or device.type != "cuda":
+        return False
+    return dtype == torch.float16 or rnn_compute_dtype(device, dtype) == torch.float16
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc to keep freed memory for reuse instead of handing it back to the OS.
+
+    By default glibc serves each allocation over 128 KB-32 MB with its own mmap and unmaps
+    it on free, so the next step's tensor of the same size page-faults all of its memory
+    in again (on the translation model, the 30 MB logits and their gradient cost more in
+    faults than in arithmetic). Training allocates the same sizes every step, so serving
+    them from the heap and never trimming it removes those faults; the price is that the
+    process keeps its peak memory until it exits. jemalloc/tcmalloc, which torch's CPU
+    tuning guide suggests preloading, do the same. No effect off glibc. -> whether applied.
+    """
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_max = -1, -4
+        return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 2**30))
+    except (OSError, AttributeError):
+        return False
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     torch.manual_seed(seed)
 
 
-def rng_snapshot() -> dict:
-    """Every RNG stream training touches, as plain tensors/values (weights_only loadable)."""
+def rng_snapshot(device: torch.device | None = None) -> dict:
+    """Every RNG stream training touches, as plain tensors/values (weights_only loadable).
+
+    Of the GPUs, only the training device's generator: a state of every visible GPU would
+    not restore on a machine with fewer, and under torchrun each rank draws on its own."""
     snapshot = {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]),
                 "python_version": random.getstate()[0], "python_gauss": random.getstate()[2]}
-    if torch.cuda.is_available():
-        snapshot["cuda"] = torch.cuda.get_rng_state_all()
+    if device is not None and device.type == "cuda":
+        snapshot["cuda"] = torch.cuda.get_rng_state(device)
     return snapshot
 
 
-def restore_rng(snapshot: dict) -> None:
+def restore_rng(snapshot: dict, device: torch.device | None = None) -> None:
     torch.set_rng_state(snapshot["torch"])
     random.setstate((snapshot["python_version"], tuple(snapshot["python"]), snapshot["python_gauss"]))
-    if "cuda" in snapshot and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(snapshot["cuda"])
+    state = snapshot.get("cuda")
+    if state is None or device is None or device.type != "cuda":
+        return  # a run moved between CPU and GPU keeps its CPU streams only
+    if isinstance(state, (list, tuple)):  # saved by older versions: one state per visible GPU
+        index = device.index or 0
+        if index >= len(state):
+            return
+        state = state[index]
+    torch.cuda.set_rng_state(state, device)
+
+
+def gather_rng(snapshot: dict, env: "DistEnv") -> list[dict]:
+    """Every rank's RNG snapshot, in rank order. A collective: all ranks must call it."""
+    if not env.distributed:
+        return [snapshot]
+    import torch.distributed as dist
+
+    gathered: list = [None] * env.world_size
+    dist.all_gather_object(gathered, snapshot)
+    return gathered
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,9 @@ from rnncli.checkpoint import CheckpointWriter, unwrap
 from rnncli.config import TrainConfig
 from rnncli.errors import Interrupted, TrainingError
 from rnncli.optim import LRSchedule, make_optimizer, set_lr
-from rnncli.runtime import (any_rank, autocast, autocast_dtype, dist_env, init_distributed,
-                            move_to, pick_device, restore_rng, rng_snapshot)
+from rnncli.runtime import (DistEnv, any_rank, autocast, autocast_dtype, dist_env, gather_rng,
+                            init_distributed, keep_freed_memory, move_to, needs_loss_scaling,
+                            pick_device, restore_rng, rng_snapshot)
 from rnncli.signals import StopSignal
 
 LossFn = Callable[[nn.Module, Any], tuple[torch.Tensor, int]]
@@ -136,6 +137,20 @@ class LoopState:
             setattr(self, key, value)
 
 
+def rank_rng(saved: dict[str, Any], env: DistEnv) -> dict[str, Any]:
+    """This rank's saved RNG streams. A single-process save, or one made with another
+    number of ranks (sharding differs then, so exactness is lost anyway), gives rank 0's."""
+    per_rank = saved.get("rng_ranks")
+    if per_rank and len(per_rank) == env.world_size:
+        return per_rank[env.rank]
+    return saved["rng"]
+
+
+def has_fused_dropout(model: nn.Module) -> bool:
+    """Whether a fused RNN in the model drops out between its layers (inside the kernel)."""
+    return any(isinstance(m, nn.RNNBase) and m.num_layers > 1 and m.dropout > 0 for m in model.modules())
+
+
 def shard(batches: Sequence[Any], rank: int, world: int) -> Sequence[Any]:
     """This rank's batches; every rank gets the same count so collectives never wait forever."""
     if world == 1:
@@ -155,10 +170,12 @@ class Trainer:
         init_distributed(self.env, self.device)
         self.writer = writer if self.env.is_main else None
         self.amp_dtype = autocast_dtype(config.precision, self.device)
+        if self.device.type == "cpu":
+            keep_freed_memory()   # the same large tensors every step: no page faults for them
         self.model = job.model.to(self.device)
         self.optimizer = make_optimizer(self.model, config)
         self.schedule = LRSchedule(config)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=needs_loss_scaling(self.amp_dtype, self.device))
         self.state = LoopState()
         self.resumed = resume_state is not None
         if resume_state is not None:
@@ -168,6 +185,7 @@ class Trainer:
             torch.manual_seed(config.seed * 7919 + self.env.rank)
         self.wrapped = self.wrap_distributed()
         self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.cudnn_dropout = self.device.type == "cuda" and has_fused_dropout(self.model)
         self.start_time = time.monotonic()       # of this invocation: --max-time counts from here
         self.elapsed_offset = self.state.elapsed_before  # time spent by earlier invocations
 
@@ -180,11 +198,14 @@ class Trainer:
         return DistributedDataParallel(self.model, device_ids=ids)
 
     # ---- state -------------------------------------------------------------------------
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, rngs: list[dict[str, Any]]) -> dict[str, Any]:
         loop = {**self.state.to_dict(), "elapsed_before": self.total_elapsed()}
-        return {"loop": loop, "model": unwrap(self.model).state_dict(),
-                "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
-                "scaler": self.scaler.state_dict(), "rng": rng_snapshot()}
+        state = {"loop": loop, "model": unwrap(self.model).state_dict(),
+                 "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
+                 "scaler": self.scaler.state_dict(), "rng": rngs[0]}
+        if self.env.distributed:
+            state["rng_ranks"] = rngs
+        return state
 
     def restore(self, saved: dict[str, Any]) -> None:
         self.model.load_state_dict(saved["model"])
@@ -193,11 +214,14 @@ class Trainer:
         if saved.get("scaler"):
             self.scaler.load_state_dict(saved["scaler"])
         self.state.load(saved["loop"])
-        restore_rng(saved["rng"])
+        restore_rng(rank_rng(saved, self.env), self.device)
 
     def save_state(self) -> None:
+        # Every rank draws its own dropout masks, so every rank's streams are saved; the
+        # gathering is a collective, so all ranks come here, and rank 0 alone writes.
+        rngs = gather_rng(rng_snapshot(self.device), self.env)
         if self.writer is not None:
-            self.writer.save_state(self.snapshot(), self.state.step)
+            self.writer.save_state(self.snapshot(rngs), self.state.step)
 
     def run_elapsed(self) -> float:
         return time.monotonic() - self.start_time
@@ -277,6 +301,8 @@ class Trainer:
         lr = config.lr * self.schedule.scale(state.step + 1, self.progress())
         set_lr(self.optimizer, lr)
         self.wrapped.train()
+        if self.cudnn_dropout:
+            self.reseed_cudnn_dropout()
         batch = move_to(batch, self.device)
         with autocast(self.device, self.amp_dtype):
             loss, units = self.job.loss(self.wrapped, batch)
@@ -300,6 +326,13 @@ class Trainer:
         done_units, seconds = (sum(x) for x in zip(*state.recent))
         yield StepDone(state.step, state.epoch, loss_value, lr, done_units / max(seconds, 1e-9),
                        self.progress(), self.total_elapsed())
+
+    def reseed_cudnn_dropout(self) -> None:
+        """cuDNN keeps the dropout state between a fused RNN's layers to itself and advances
+        it outside torch's CUDA generator, so a resumed run would draw other masks. Setting
+        the generator's state (to itself) makes torch re-seed cuDNN's state from the
+        generator at the next call: each step's masks then follow the saved stream."""
+        torch.cuda.set_rng_state(torch.cuda.get_rng_state(self.device), self.device)
 
     def skip_step(self, loss_value: float) -> Iterator[Any]:
         state = self.state

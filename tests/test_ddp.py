@@ -6,9 +6,10 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from conftest import ROOT, TINY_LM
-from rnncli.checkpoint import read_metrics
+from rnncli.checkpoint import load_trainer_state, read_metrics
 
 
 def test_two_gloo_processes_train_and_the_result_loads_in_one(lm_text, tmp_path, cli):
@@ -30,3 +31,28 @@ def test_two_gloo_processes_train_and_the_result_loads_in_one(lm_text, tmp_path,
     best = config["progress"]["best"]["value"]
     assert json.loads(result.out)["nats_per_char"] == pytest.approx(best, rel=1e-6)
     assert best < records[0]["nats_per_char"] or best == records[0]["nats_per_char"]
+
+
+def test_two_gloo_processes_resume_exactly(lm_text, tmp_path):
+    """Each rank draws its own dropout masks, so a resumed run must give every rank back its
+    own RNG streams (not rank 0's) to continue like the run that never stopped."""
+    train, valid = lm_text
+
+    def torchrun(out, steps, *extra):
+        # A constant schedule: the cosine horizon would follow --max-steps, which differs here.
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                   "-m", "rnncli", "train", "lm", "--train", str(train), "--valid", str(valid), "--out", str(out),
+                   "--max-steps", str(steps), "--eval-every", "8", "--schedule", "constant", "--warmup", "3",
+                   "--dropout", "0.3", "--device", "cpu", "--seed", "2", *TINY_LM, *extra]
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=240, cwd=ROOT,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+        assert proc.returncode == 0, proc.stderr[-3000:]
+
+    torchrun(tmp_path / "whole", 16)
+    torchrun(tmp_path / "part", 8)
+    torchrun(tmp_path / "part", 16, "--resume")
+    whole, part = load_trainer_state(tmp_path / "whole"), load_trainer_state(tmp_path / "part")
+    assert part["loop"]["step"] == whole["loop"]["step"] == 16
+    assert len(part["rng_ranks"]) == 2
+    for key, tensor in whole["model"].items():
+        assert torch.equal(tensor, part["model"][key]), key

@@ -164,3 +164,32 @@ def test_training_reports_skipped_and_dropped_pairs_and_resumes(cli, tmp_path):
     assert json.loads((out / "config.json").read_text())["progress"]["steps"] == 6
     changed = cli(*args, "--max-steps", "8", "--resume", "--attention", "luong-dot")
     assert changed.code == 2 and "--attention" in changed.err
+
+
+@pytest.mark.skipif(not __import__("rnncli.core.quantized", fromlist=["x"]).int8_available(),
+                    reason="this torch build has no fbgemm int8 kernels")
+def test_int8_translate_and_eval_end_to_end(cli, trained_translate, source_file):
+    path, lines = source_file
+    int8 = cli("translate", trained_translate, path, "--beam", "3", "--device", "cpu", "--int8")
+    assert int8.code == 0, int8.err
+    outputs = int8.out.split("\n")[:-1]
+    assert len(outputs) == len(lines) and outputs[3] == ""
+    report = json.loads(cli("eval", trained_translate, SAMPLE / "test.en", SAMPLE / "test.de", "--beam", "3",
+                            "--int8", "--device", "cpu", "--json").out)
+    assert report["int8"] is True and 0 <= report["bleu"] <= 100
+
+
+def test_int8_linear_is_close_to_the_fp32_layer():
+    import torch
+
+    from rnncli.core.quantized import Int8Linear, int8_available
+
+    if not int8_available():
+        pytest.skip("this torch build has no fbgemm int8 kernels")
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(64, 300)
+    x = torch.randn(7, 5, 64)
+    expected = layer(x).detach()
+    got = Int8Linear.from_linear(layer)(x)
+    assert got.shape == expected.shape
+    assert (got - expected).abs().max() < 0.03 * expected.abs().max()

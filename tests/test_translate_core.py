@@ -146,3 +146,23 @@ def test_n_best_sorted_and_lengths_limited():
         assert [h.score for h in hyps] == sorted((h.score for h in hyps), reverse=True)
         assert all(len(h.tokens) + 1 <= n + 2 for h in hyps)
         assert all(0 not in h.tokens and EOS_ID not in h.tokens for h in hyps)
+
+
+@pytest.mark.parametrize("cell,layers", [("lstm", 2), ("gru", 1)])
+def test_int8_decoding_steps_stay_close_to_fp32(cell, layers):
+    from rnncli.core.quantized import int8_available
+
+    if not int8_available():
+        pytest.skip("this torch build has no fbgemm int8 kernels")
+    fp32, int8 = tiny_model(3, cell=cell, layers=layers), tiny_model(3, cell=cell, layers=layers)
+    int8.quantize_for_cpu()
+    assert (int8.int8_cells is not None) == (cell == "lstm")
+    src, lengths = padded_batch([6, 4, 5])
+    with torch.inference_mode():
+        state_a, state_b = fp32.encode(src, lengths), int8.encode(src, lengths)
+        prev = torch.full((3,), 2)
+        for _ in range(4):
+            lp_a, state_a, _ = fp32.step(prev, state_a)
+            lp_b, state_b, _ = int8.step(prev, state_b)
+            assert (lp_a - lp_b).abs().max() < 0.05
+            prev = lp_a.argmax(-1)

@@ -39,6 +39,7 @@ class EvalOptions:
     batch_size: int = 64
     beam: int = 5
     length_penalty: float = 0.6      # translation: GNMT alpha for beam search
+    int8: bool = False               # translation: int8 output layer (CPU)
     fail_under: list[str] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
 
@@ -56,6 +57,7 @@ def eval_cli(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Sentences per batch.")] = 64,
     length_penalty: Annotated[float, typer.Option("--length-penalty", min=0.0, help="GNMT length penalty alpha (translation beam search).")] = 0.6,
     device: Annotated[str, typer.Option("--device", help="auto|cpu|cuda|mps.")] = "auto",
+    int8: Annotated[bool, typer.Option("--int8", help="Translation: int8 output layer for CPU beam search.")] = False,
     scheme: Annotated[Optional[str], typer.Option("--scheme", help="Tag scheme of tagging data: iob1|iob2|bioes|none (default: detected).", show_default=False)] = None,
     quiet: QuietOpt = False,
 ) -> None:
@@ -64,7 +66,7 @@ def eval_cli(
 
     gates = parse_fail_under(fail_under or [])
     opts = EvalOptions(as_json=as_json, quiet=quiet, device=device, batch_size=batch_size, beam=beam,
-                       length_penalty=length_penalty, fail_under=fail_under or [],
+                       length_penalty=length_penalty, int8=int8, fail_under=fail_under or [],
                        extra={"scheme": scheme} if scheme else {})
     positional = ([str(checkpoint)] if checkpoint else []) + [str(p) for p in data or []]
     if hyp is not None or ref:

@@ -64,11 +64,12 @@ def collect(tokens: torch.Tensor, lengths: torch.Tensor, log_probs: torch.Tensor
     """Rows of tensors -> Hypothesis objects (done once, at the end of decoding)."""
     scores = (log_probs / length_penalty(lengths, alpha)).tolist()
     token_rows, length_list, raw = tokens.tolist(), lengths.tolist(), log_probs.tolist()
+    source_lengths = src_lengths.tolist()   # once: indexing a GPU tensor per row syncs per row
     hyps = []
     for row, (ids, length) in enumerate(zip(token_rows, length_list)):
         attn = None
         if attention is not None:
-            attn = attention[row, :length, : int(src_lengths[row])].float().cpu()
+            attn = attention[row, :length, : source_lengths[row]].float().cpu()
         hyps.append(Hypothesis(ids[: max(0, length - 1)], scores[row], raw[row], attn))
     return hyps
 

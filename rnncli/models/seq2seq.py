@@ -48,29 +48,34 @@ class Seq2SeqConfig:
 
 @dataclass
 class DecoderState:
-    """What decoding carries between steps for N hypotheses (sentences x beams)."""
+    """What decoding carries between steps for N = B x group hypotheses.
+
+    The RNN state has a row per hypothesis; the source side (memory, keys, mask) has a row
+    per sentence, shared by its `group` consecutive hypotheses (the beams), so a beam of
+    K never copies the encoder outputs K times, and attention for a sentence's K beams is
+    one small matrix product rather than K separate ones."""
 
     rnn: State                 # (L, N, H), or a (h, c) pair for LSTM
-    memory: torch.Tensor       # (N, S, Hm)
-    keys: torch.Tensor         # (N, S, Hk)
-    mask: torch.Tensor         # (N, S) bool
+    memory: torch.Tensor       # (B, S, Hm)
+    keys: torch.Tensor         # (B, S, Hk)
+    mask: torch.Tensor         # (B, S) bool
+    group: int = 1             # hypotheses per sentence; N = B * group, sentence-major
 
     def repeat(self, times: int) -> "DecoderState":
-        """Each sentence's row `times` times in a row (for beams): (N, ...) -> (N*times, ...)."""
-        def rep(t: torch.Tensor, dim: int) -> torch.Tensor:
-            return t.repeat_interleave(times, dim=dim)
-        return DecoderState(map_state(self.rnn, lambda s: rep(s, 1)), rep(self.memory, 0),
-                            rep(self.keys, 0), rep(self.mask, 0))
+        """Each hypothesis `times` times in a row (for beams): N -> N * times rows."""
+        return DecoderState(map_state(self.rnn, lambda s: s.repeat_interleave(times, dim=1)),
+                            self.memory, self.keys, self.mask, self.group * times)
 
     def take(self, rows: torch.Tensor) -> "DecoderState":
-        """Only rows `rows` of everything (dropping finished sentences from a search)."""
+        """Only rows `rows`, whole sentences' groups in order (dropping finished sentences)."""
+        sentences = rows.view(-1, self.group)[:, 0] // self.group
         return DecoderState(map_state(self.rnn, lambda s: s.index_select(1, rows)),
-                            self.memory[rows], self.keys[rows], self.mask[rows])
+                            self.memory[sentences], self.keys[sentences], self.mask[sentences], self.group)
 
     def select(self, index: torch.Tensor) -> "DecoderState":
-        """Keep the RNN states of rows `index` (beam reordering; memory is per sentence)."""
+        """Keep the RNN states of rows `index` (beam reordering within each sentence)."""
         return DecoderState(map_state(self.rnn, lambda s: s.index_select(1, index)),
-                            self.memory, self.keys, self.mask)
+                            self.memory, self.keys, self.mask, self.group)
 
 
 # torch's single-step cell functions, taking (input, state, w_ih, w_hh, b_ih, b_hh).
@@ -106,6 +111,7 @@ class Seq2Seq(nn.Module):
         self.output = nn.Linear(out_size, c.tgt_vocab)
         if c.tie_embeddings:
             self.output.weight = self.tgt_embed.weight
+        self.int8_cells: nn.ModuleList | None = None   # set by quantize_for_cpu
         nn.init.normal_(self.src_embed.weight, std=c.embed ** -0.5)
         if not c.share_embeddings:
             nn.init.normal_(self.tgt_embed.weight, std=c.embed ** -0.5)
@@ -154,9 +160,11 @@ class Seq2Seq(nn.Module):
     def step(self, prev: torch.Tensor, state: DecoderState) -> tuple[torch.Tensor, DecoderState, torch.Tensor]:
         """One decoding step for N rows: prev (N,) ids -> log-probs (N, V), new state, weights (N, S)."""
         hidden, rnn_state = self.decoder_step(self.tgt_embed(prev), state.rnn)
-        attentional, weights = self.attend(hidden.unsqueeze(1), state)
-        log_probs = torch.log_softmax(self.output(attentional.squeeze(1)), dim=-1)
-        return log_probs, DecoderState(rnn_state, state.memory, state.keys, state.mask), weights.squeeze(1)
+        # A sentence's hypotheses attend to its memory as if they were its time steps.
+        attentional, weights = self.attend(hidden.view(-1, state.group, hidden.size(-1)), state)
+        log_probs = torch.log_softmax(self.output(attentional.reshape(hidden.size(0), -1)), dim=-1)
+        new_state = DecoderState(rnn_state, state.memory, state.keys, state.mask, state.group)
+        return log_probs, new_state, weights.reshape(hidden.size(0), -1)
 
     def decoder_step(self, inputs: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """The decoder RNN for one time step: inputs (N, E) -> top-layer output (N, H), state.
@@ -164,6 +172,8 @@ class Seq2Seq(nn.Module):
         Calls the cell functions on the fused RNN's own weights: for a single step they
         cost a fraction of a fused-kernel launch. LayerNorm stacks take the general path."""
         stack = self.decoder
+        if self.int8_cells is not None:
+            return self.int8_decoder_step(inputs, state)
         if stack.layer_norm or stack.cell not in CELL_STEPS:
             outputs, state = stack(inputs.unsqueeze(1), None, state)
             return outputs.squeeze(1), state
@@ -182,6 +192,29 @@ class Seq2Seq(nn.Module):
             x = h
         h_all = torch.stack(new_h)
         return x, ((h_all, torch.stack(new_c)) if is_lstm else h_all)
+
+    def int8_decoder_step(self, inputs: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        x, new_h, new_c = inputs, [], []
+        for layer, cell in enumerate(self.int8_cells):
+            x, c = cell(x, (state[0][layer], state[1][layer]))
+            new_h.append(x)
+            new_c.append(c)
+        return x, (torch.stack(new_h), torch.stack(new_c))
+
+    def quantize_for_cpu(self) -> None:
+        """Int8 weights for the per-step layers of decoding (output layer, combine, and the
+        decoder's LSTM cells); CPU inference only. The embeddings, the encoder and training
+        keep fp32."""
+        from rnncli.core.quantized import Int8Linear, Int8LSTMStep
+
+        self.output = Int8Linear.from_linear(self.output)
+        self.combine = Int8Linear.from_linear(self.combine)
+        stack = self.decoder
+        if stack.cell == "lstm" and not stack.layer_norm:
+            self.int8_cells = nn.ModuleList(
+                Int8LSTMStep(*(getattr(stack.rnn, f"{name}_l{layer}") for name in
+                               ("weight_ih", "weight_hh", "bias_ih", "bias_hh")))
+                for layer in range(stack.num_layers))
 
     def teacher_forced_log_probs(self, src, src_lengths, tgt_in) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-probs (B, T, V) and weights (B, T, S) at every position (tests, scoring)."""

@@ -2,8 +2,9 @@
 with greedy or beam search, score with sacreBLEU.
 
 Ids: source = pieces + </s>; decoder input = <s> + pieces; decoder target = pieces + </s>.
-Training batches come from length buckets under a padded-token budget (batching.py) and
-are a pure function of (seed, epoch). Validation decodes the validation set greedily and
+Training batches hold sentences of one source length under a padded-token budget
+(batching.equal_key_batches), so the encoder runs unpacked; they are a pure function of
+(seed, epoch). Validation decodes the validation set greedily and
 scores it with sacreBLEU; the best checkpoint is the one with the best validation BLEU.
 """
 
@@ -24,7 +25,7 @@ from rnncli.decoding.greedy import Hypothesis, greedy_search
 from rnncli.errors import ConfigError
 from rnncli.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnncli.readers.parallel import filter_by_length, read_parallel
-from rnncli.runtime import pick_device, seed_everything
+from rnncli.runtime import keep_freed_memory, pick_device, seed_everything
 from rnncli.tasks.common import (check_out_dir, checkpoint_config, open_checkpoint, resolve_options,
                                  run_training, tokenizer_dir)
 from rnncli.tasks.common import check_same_data
@@ -166,12 +167,23 @@ def train_translate(given: dict[str, Any], paths: dict[str, Path], out: Path, re
 
 
 # ---- inference -----------------------------------------------------------------------------
-def load_translator(checkpoint: Path, device_name: str = "auto") -> Translator:
+def load_translator(checkpoint: Path, device_name: str = "auto", int8: bool = False) -> Translator:
+    """Load for decoding; `int8` quantizes the per-step layers (CPU only, see core/quantized.py)."""
     config = read_config(checkpoint, TASK)
     src_tok, tgt_tok = load_tokenizers(Path(checkpoint), config["options"]["joint_vocab"])
     model = Seq2Seq(Seq2SeqConfig.from_dict(config["model"]))
     load_weights(checkpoint, model)
     device = pick_device(device_name)
+    if device.type == "cpu":
+        keep_freed_memory()   # each decoding step allocates logits of the same large size
+    if int8:
+        from rnncli.core.quantized import int8_available
+
+        if device.type != "cpu":
+            raise ConfigError(f"--int8 is for CPU decoding; this run would use {device.type} (add --device cpu)")
+        if not int8_available():
+            raise ConfigError("--int8: this torch build has no fbgemm int8 kernels")
+        model.quantize_for_cpu()
     return Translator(model.to(device).eval(), src_tok, tgt_tok, config, device)
 
 
@@ -217,15 +229,16 @@ def translate_lines(translator: Translator, lines: Sequence[str], beam: int = 5,
 
 
 def evaluate_translation(checkpoint: Path, src_path: Path, ref_paths: Sequence[Path], beam: int,
-                         length_penalty: float, batch_size: int, device_name: str) -> dict[str, Any]:
+                         length_penalty: float, batch_size: int, device_name: str,
+                         int8: bool = False) -> dict[str, Any]:
     """Translate SRC and score it against the reference file(s) with sacreBLEU."""
     from rnncli.metrics.translation import translation_scores
     from rnncli.readers.parallel import read_references
     from rnncli.readers.text import read_lines
 
-    translator = load_translator(checkpoint, device_name)
+    translator = load_translator(checkpoint, device_name, int8)
     lines = read_lines(src_path)
     refs = read_references(ref_paths, len(lines), src_path)
     hyps = translate_lines(translator, lines, beam, 1, length_penalty, batch_size)
     texts = [translator.tgt_tokenizer.decode(h[0].tokens) if h else "" for h in hyps]
-    return {**translation_scores(texts, refs), "beam": beam, "length_penalty": length_penalty}
+    return {**translation_scores(texts, refs), "beam": beam, "length_penalty": length_penalty, "int8": int8}
