@@ -28,6 +28,7 @@ def main() -> None:
     from types import SimpleNamespace
 
     from rnncli.optim import make_optimizer
+    from rnncli.runtime import keep_freed_memory
 
     from rnncli.readers.parallel import read_parallel
     from rnncli.tasks.common import MODEL_DEFAULTS
@@ -35,6 +36,7 @@ def main() -> None:
                                         loss_function, source_ids, translate_ids)
 
     torch.set_num_threads(args.threads)
+    keep_freed_memory()   # as the Trainer does on CPU
     torch.manual_seed(1)
     options = {**MODEL_DEFAULTS, **TASK_DEFAULTS, "seed": 1}
     data = read_parallel(args.data / "train.en", args.data / "train.de")

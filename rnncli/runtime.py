@@ -80,13 +80,14 @@ def needs_loss_scaling(dtype: torch.dtype | None, device: torch.device) -> bool:
 def keep_freed_memory() -> bool:
     """Ask glibc to keep freed memory for reuse instead of handing it back to the OS.
 
-    By default glibc serves each allocation over 128 KB-32 MB with its own mmap and unmaps
-    it on free, so the next step's tensor of the same size page-faults all of its memory
-    in again (on the translation model, the 30 MB logits and their gradient cost more in
-    faults than in arithmetic). Training allocates the same sizes every step, so serving
-    them from the heap and never trimming it removes those faults; the price is that the
-    process keeps its peak memory until it exits. jemalloc/tcmalloc, which torch's CPU
-    tuning guide suggests preloading, do the same. No effect off glibc. -> whether applied.
+    By default glibc serves each large allocation with its own mmap and unmaps it on free,
+    so the next step's tensor of the same size page-faults all of its memory in again.
+    Training and decoding allocate the same sizes every step (the translation model's 30 MB
+    logits and their gradient), so serving them from the heap and never trimming it removes
+    most of those faults: over 43 translation training steps, 620k minor faults became 218k
+    and system time fell from 1.9 s to 1.0 s (a few percent of the step time). The price is
+    that the process keeps its peak memory until it exits. jemalloc/tcmalloc, which torch's
+    CPU tuning guide suggests preloading, behave alike. No effect off glibc. -> whether applied.
     """
     import ctypes
     import sys
