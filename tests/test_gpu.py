@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from conftest import DATA, ROOT, TINY_LM, run_subprocess
+from test_translate_core import padded_batch, tiny_model
 from rnncli.checkpoint import CheckpointWriter, load_trainer_state, read_metrics, write_config
 from rnncli.config import TrainConfig
 from rnncli.core.rnn import RNNStack
@@ -27,7 +28,6 @@ from rnncli.decoding.beam import beam_search
 from rnncli.decoding.greedy import EOS_ID, greedy_search
 from rnncli.errors import Interrupted
 from rnncli.models.lm import LanguageModel, LMConfig
-from rnncli.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnncli.runtime import DistEnv, rnn_compute_dtype
 from rnncli.signals import StopSignal
 from rnncli.tasks.lm import lm_loss, window_batches
@@ -142,26 +142,11 @@ def test_cudnn_runs_under_autocast_in_every_precision():
 
 
 # ---- translation model on CUDA -------------------------------------------------------------
-def tiny_seq2seq(seed=0, **kw) -> Seq2Seq:
-    torch.manual_seed(seed)
-    settings = dict(src_vocab=24, tgt_vocab=24, hidden=16, embed=8, dropout=0.0)
-    return Seq2Seq(Seq2SeqConfig(**{**settings, **kw})).eval()
-
-
-def padded_batch(lengths, vocab=24, seed=1):
-    g = torch.Generator().manual_seed(seed)
-    src = torch.randint(4, vocab, (len(lengths), max(lengths)), generator=g)
-    for row, n in enumerate(lengths):
-        src[row, n - 1] = EOS_ID
-        src[row, n:] = 0
-    return src, torch.tensor(lengths)
-
-
 @pytest.mark.parametrize("precision", ["fp16", "bf16"])
 def test_translation_step_under_autocast(precision):
     from rnncli.tasks.translate import loss_function, make_batch
 
-    model = tiny_seq2seq().train()
+    model = tiny_model().train()
     g = torch.Generator().manual_seed(3)
     src = [torch.randint(4, 24, (n,), generator=g).tolist() + [EOS_ID] for n in (7, 4, 2, 5)]
     tgt = [torch.randint(4, 24, (n,), generator=g).tolist() for n in (6, 5, 1, 3)]
@@ -190,7 +175,7 @@ def test_translation_step_under_autocast(precision):
 @pytest.mark.parametrize("attention", ["bahdanau", "luong-dot", "luong-general"])
 @pytest.mark.parametrize("cell,layers", [("lstm", 2), ("gru", 1)])
 def test_greedy_and_beam_on_cuda_equal_cpu(attention, cell, layers, fp32_only):
-    cpu = tiny_seq2seq(seed=11, attention=attention, cell=cell, layers=layers)
+    cpu = tiny_model(seed=11, attention=attention, cell=cell, layers=layers)
     gpu = copy.deepcopy(cpu).to(CUDA)
     src, lengths = padded_batch([8, 6, 5, 3, 1], seed=12)
     with torch.inference_mode():
