@@ -55,7 +55,7 @@ def translate_cli(
     show_attention: Annotated[bool, typer.Option("--show-attention", help="Draw each sentence's attention as a heatmap on stderr.")] = False,
     attention_out: Annotated[Optional[Path], typer.Option("--attention-out", help="Write attention matrices to this JSONL file.")] = None,
     device: DeviceOpt = "auto",
-    int8: Annotated[bool, typer.Option("--int8", help="Int8 output, combine and decoder-LSTM weights on CPU: ~1.6x faster beam search, BLEU within ~0.2 on Multi30k.")] = False,
+    int8: Annotated[bool, typer.Option("--int8", help="Int8 output, combine and decoder-LSTM weights on CPU: ~1.5x faster beam search, BLEU within ~0.2 on Multi30k.")] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Translate INPUT line by line: one output line per input line, in order."""
