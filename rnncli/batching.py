@@ -9,6 +9,7 @@ positions so callers can restore input order.
 
 from __future__ import annotations
 
+import itertools
 from typing import Sequence
 
 import torch
@@ -91,13 +92,8 @@ def equal_key_batches(keys: Sequence[int], lengths: Sequence[int], seed: int, ep
     shuffled = torch.randperm(len(lengths), generator=generator).tolist()
     ordered = sorted(shuffled, key=lambda i: (keys[i], lengths[i]))  # stable: ties stay shuffled
     batches: list[list[int]] = []
-    start = 0
-    while start < len(ordered):
-        end = start
-        while end < len(ordered) and keys[ordered[end]] == keys[ordered[start]]:
-            end += 1
-        batches.extend(budget_batches(lengths, max_tokens, max_sentences, ordered[start:end]))
-        start = end
+    for _, group in itertools.groupby(ordered, key=lambda i: keys[i]):
+        batches.extend(budget_batches(lengths, max_tokens, max_sentences, list(group)))
     permutation = torch.randperm(len(batches), generator=generator).tolist()
     return [batches[i] for i in permutation]
 
