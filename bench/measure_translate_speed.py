@@ -23,6 +23,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--decode", type=int, default=0, help="val sentences to decode with beam 5")
+    parser.add_argument("--encoder-hidden", type=int, default=None, help="encoder units per direction")
     args = parser.parse_args()
     import torch
     from types import SimpleNamespace
@@ -38,7 +39,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     keep_freed_memory()   # as the Trainer does on CPU
     torch.manual_seed(1)
-    options = {**MODEL_DEFAULTS, **TASK_DEFAULTS, "seed": 1}
+    options = {**MODEL_DEFAULTS, **TASK_DEFAULTS, "seed": 1, "encoder_hidden": args.encoder_hidden}
     data = read_parallel(args.data / "train.en", args.data / "train.de")
     src_tok, tgt_tok = build_tokenizers(options, data.src, data.tgt)
     src_ids = source_ids(src_tok, data.src)

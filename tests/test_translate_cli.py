@@ -46,8 +46,10 @@ def test_train_writes_a_translation_checkpoint(trained_translate):
 def test_separate_vocabularies_and_mismatched_files(cli, tmp_path):
     out = tmp_path / "sep"
     result = cli(*train_args(out, "--separate-vocab", "--max-steps", "4", "--eval-every", "4",
-                            "--attention", "luong-dot", "--cell", "gru"))
+                            "--attention", "luong-dot", "--cell", "gru", "--encoder-hidden", "10"))
     assert result.code == 0, result.err
+    model = json.loads((out / "config.json").read_text())["model"]
+    assert model["encoder_hidden"] == 10 and model["hidden"] == 24   # 2 x 10 encoder outputs
     assert (out / "tokenizer" / "src" / "spm.model").is_file() and (out / "tokenizer" / "tgt" / "spm.model").is_file()
     translated = cli("translate", out, SAMPLE / "test.en", "--beam", "2")
     assert translated.code == 0 and len(translated.out.splitlines()) == 100

@@ -43,10 +43,11 @@ def test_attention_sums_to_one_and_ignores_padding(kind):
     assert torch.allclose(context, context2) and torch.allclose(weights, weights2)
 
 
-@pytest.mark.parametrize("kind,cell,layers", [("bahdanau", "lstm", 1), ("luong-dot", "gru", 2),
-                                              ("luong-general", "lstm", 2), ("luong-general", "rnn-tanh", 1)])
-def test_parallel_forward_equals_step_by_step(kind, cell, layers):
-    model = tiny_model(attention=kind, cell=cell, layers=layers)
+@pytest.mark.parametrize("kind,cell,layers,encoder_hidden", [
+    ("bahdanau", "lstm", 1, None), ("luong-dot", "gru", 2, None), ("luong-general", "lstm", 2, None),
+    ("luong-general", "rnn-tanh", 1, None), ("luong-general", "lstm", 2, 8), ("bahdanau", "gru", 1, 6)])
+def test_parallel_forward_equals_step_by_step(kind, cell, layers, encoder_hidden):
+    model = tiny_model(attention=kind, cell=cell, layers=layers, encoder_hidden=encoder_hidden)
     src, lengths = padded_batch([6, 3, 1])
     tgt_in = torch.randint(4, 24, (3, 5))
     with torch.no_grad():

@@ -30,6 +30,7 @@ def train_translate_cli(
     label_smoothing: Annotated[Optional[float], typer.Option("--label-smoothing", help="Label smoothing of the loss (default 0.1).", show_default=False)] = None,
     max_len: Annotated[Optional[int], typer.Option("--max-len", help="Drop training pairs with a side longer than this many tokens (default 100).", show_default=False)] = None,
     max_tokens: Annotated[Optional[int], typer.Option("--max-tokens", help="Padded tokens per training batch (default 3000).", show_default=False)] = None,
+    encoder_hidden: Annotated[Optional[int], typer.Option("--encoder-hidden", help="Encoder units per direction (default: --hidden). OpenNMT-py's -brnn uses --hidden/2.", show_default=False)] = None,
     joint_vocab: Annotated[Optional[bool], typer.Option("--joint-vocab/--separate-vocab", help="One sentencepiece model for both sides (default), or one per side.", show_default=False)] = None,
     options: dict = None,
 ) -> None:
@@ -37,7 +38,7 @@ def train_translate_cli(
     from rnncli.tasks.translate import train_translate
 
     given = {**options, "attention": attention, "label_smoothing": label_smoothing, "max_len": max_len,
-             "max_tokens": max_tokens, "joint_vocab": joint_vocab}
+             "max_tokens": max_tokens, "joint_vocab": joint_vocab, "encoder_hidden": encoder_hidden}
     paths = {"train_src": train_src, "train_tgt": train_tgt, "valid_src": valid_src, "valid_tgt": valid_tgt}
     events = train_translate(given, paths, out, options["resume"])
     render_training(events, quiet=options["quiet"], as_json=options["json"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from rnncli.core.dropout import Dropout
 from rnncli.core.rnn import RNNStack, last_layer_hidden
 
 ENCODERS = ("cnn", "lstm")
@@ -23,7 +24,7 @@ class CharCNN(nn.Module):
                  dropout: float = 0.0):
         super().__init__()
         self.embedding = nn.Embedding(num_chars, embed, padding_idx=0)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.conv = nn.Conv1d(embed, filters, kernel_size=width, padding=width // 2)
         self.output_size = filters
 
@@ -41,7 +42,7 @@ class CharLSTM(nn.Module):
     def __init__(self, num_chars: int, embed: int = 30, hidden: int = 25, dropout: float = 0.0):
         super().__init__()
         self.embedding = nn.Embedding(num_chars, embed, padding_idx=0)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.rnn = RNNStack("lstm", embed, hidden, 1, bidirectional=True)
         self.output_size = 2 * hidden
 

@@ -11,6 +11,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from rnncli.core.dropout import Dropout
+
 CELLS = ("lstm", "gru", "rnn-tanh", "rnn-relu")
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
@@ -82,7 +84,7 @@ class RNNStack(nn.Module):
                 make_rnn(cell, size, hidden_size, 1, bidirectional) for size in sizes)
             self.norms = nn.ModuleList(
                 nn.LayerNorm(hidden_size * self.num_directions) for _ in sizes)
-            self.dropout = nn.Dropout(dropout)
+            self.dropout = Dropout(dropout)
         else:
             self.rnn = make_rnn(cell, input_size, hidden_size, num_layers, bidirectional, dropout)
 

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from rnncli.core.dropout import Dropout
 from rnncli.core.pooling import POOLINGS, Pooling
 from rnncli.core.rnn import CELLS, RNNStack
 from rnncli.errors import ConfigError
@@ -67,7 +68,7 @@ class Classifier(nn.Module):
         self.rnn = RNNStack(config.cell, config.embed, config.hidden, config.layers,
                             config.bidirectional, config.dropout, config.layer_norm)
         self.pool = Pooling(config.pooling, self.rnn.output_size, self.rnn.num_directions)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.output = nn.Linear(self.rnn.output_size, config.num_labels)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from rnncli.core.dropout import Dropout
 from rnncli.core.rnn import CELLS, RNNStack, State
 
 
@@ -40,7 +41,7 @@ class LanguageModel(nn.Module):
         super().__init__()
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embed)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.rnn = RNNStack(config.cell, config.embed, config.hidden, config.layers,
                             bidirectional=False, dropout=config.dropout, layer_norm=config.layer_norm)
         out_features = config.embed if config.tie_embeddings else config.hidden

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from rnncli.core.attention import Attention
+from rnncli.core.dropout import Dropout
 from rnncli.core.masking import sequence_mask
 from rnncli.core.rnn import RNNStack, State
 
@@ -29,7 +30,7 @@ class Seq2SeqConfig:
     tgt_vocab: int
     cell: str = "lstm"
     layers: int = 1
-    hidden: int = 256            # per direction in the encoder; the decoder's size
+    hidden: int = 256            # the decoder's size; the encoder's per direction unless encoder_hidden
     embed: int = 256
     dropout: float = 0.2
     bidirectional: bool = True
@@ -37,6 +38,13 @@ class Seq2SeqConfig:
     tie_embeddings: bool = False  # output layer shares the target embedding
     share_embeddings: bool = False  # joint vocabulary: one table for source and target
     layer_norm: bool = False
+    # Encoder units per direction; None: `hidden`. OpenNMT-py's `-brnn` splits one hidden size
+    # over the two directions, so its "256-unit bidirectional encoder" is 128 per direction.
+    encoder_hidden: int | None = None
+
+    @property
+    def encoder_units(self) -> int:
+        return self.encoder_hidden or self.hidden
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -99,11 +107,12 @@ class Seq2Seq(nn.Module):
             self.tgt_embed = self.src_embed
         else:
             self.tgt_embed = nn.Embedding(c.tgt_vocab, c.embed, padding_idx=0)
-        self.dropout = nn.Dropout(c.dropout)
-        self.encoder = RNNStack(c.cell, c.embed, c.hidden, c.layers, c.bidirectional, c.dropout, c.layer_norm)
+        self.dropout = Dropout(c.dropout)
+        self.encoder = RNNStack(c.cell, c.embed, c.encoder_units, c.layers, c.bidirectional, c.dropout,
+                                c.layer_norm)
         memory_size = self.encoder.output_size
-        self.bridge_h = nn.Linear(c.hidden * directions, c.hidden)
-        self.bridge_c = nn.Linear(c.hidden * directions, c.hidden) if c.cell == "lstm" else None
+        self.bridge_h = nn.Linear(c.encoder_units * directions, c.hidden)
+        self.bridge_c = nn.Linear(c.encoder_units * directions, c.hidden) if c.cell == "lstm" else None
         self.decoder = RNNStack(c.cell, c.embed, c.hidden, c.layers, False, c.dropout, c.layer_norm)
         self.attention = Attention(c.attention, c.hidden, memory_size)
         out_size = c.embed if c.tie_embeddings else c.hidden

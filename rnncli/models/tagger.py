@@ -18,6 +18,7 @@ from torch import nn
 
 from rnncli.core.charfeatures import ENCODERS, make_char_encoder
 from rnncli.core.crf import CRF, greedy_constrained
+from rnncli.core.dropout import Dropout
 from rnncli.core.masking import sequence_mask
 from rnncli.core.rnn import CELLS, RNNStack
 from rnncli.schemes import transition_masks
@@ -61,7 +62,7 @@ class Tagger(nn.Module):
                                         config.char_features, dropout=0.0)
                       if config.char_features else None)
         features = config.embed + (self.chars.output_size if self.chars else 0)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.rnn = RNNStack(config.cell, features, config.hidden, config.layers,
                             bidirectional=config.bidirectional, dropout=config.dropout)
         self.output = nn.Linear(self.rnn.output_size, num_labels)

@@ -22,6 +22,7 @@ from rnncli.core.attention import KINDS as ATTENTION_KINDS
 from rnncli.core.losses import smoothed_cross_entropy
 from rnncli.decoding.beam import beam_search
 from rnncli.decoding.greedy import Hypothesis, greedy_search
+from rnncli.config import check_positive
 from rnncli.errors import ConfigError
 from rnncli.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnncli.readers.parallel import filter_by_length, read_parallel
@@ -37,7 +38,7 @@ TASK_DEFAULTS: dict[str, Any] = {
     "tokenizer": "unigram", "vocab_size": 8000, "embed": 256, "hidden": 256, "layers": 1,
     "bidirectional": True, "dropout": 0.25, "batch_size": 64, "lr": 2e-3, "warmup": 200,
     "epochs": 40, "attention": "luong-general", "label_smoothing": 0.1, "max_len": 100,
-    "joint_vocab": True, "max_tokens": 3000, "eval_batch_size": 128,
+    "joint_vocab": True, "max_tokens": 3000, "eval_batch_size": 128, "encoder_hidden": None,
 }
 MAX_RATIO, MAX_EXTRA = 2.0, 10   # output length limit: 2 x source pieces + 10
 
@@ -116,12 +117,14 @@ def build_model(options: dict[str, Any], src_vocab: int, tgt_vocab: int) -> Seq2
         raise ConfigError(f"--attention {options['attention']!r} is not one of: {', '.join(ATTENTION_KINDS)}")
     if not 0.0 <= options["label_smoothing"] < 1.0:
         raise ConfigError("--label-smoothing must be in [0, 1)")
+    if options.get("encoder_hidden") is not None:
+        check_positive("encoder_hidden", options["encoder_hidden"])
     return Seq2Seq(Seq2SeqConfig(
         src_vocab=src_vocab, tgt_vocab=tgt_vocab, cell=options["cell"], layers=options["layers"],
         hidden=options["hidden"], embed=options["embed"], dropout=options["dropout"],
         bidirectional=options["bidirectional"], attention=options["attention"],
         tie_embeddings=options["tie_embeddings"], share_embeddings=options["joint_vocab"],
-        layer_norm=options["layer_norm"]))
+        layer_norm=options["layer_norm"], encoder_hidden=options.get("encoder_hidden")))
 
 
 def train_translate(given: dict[str, Any], paths: dict[str, Path], out: Path, resume: bool) -> Iterator[Any]:
