@@ -4,8 +4,8 @@ Trains `rnncli train translate` (8k joint unigram vocabulary, bidirectional 256-
 encoder -- 128 units per direction, as OpenNMT-py's `-brnn -enc_hid_size 256` builds it --,
 256-unit decoder, 256-dim embeddings, batches of 64 sentences) for --max-time
 minutes, then translates test_2016_flickr with beam 5 (sacreBLEU, the reported score) and
-the 1,014-sentence validation set (decoding speed, median of --repeats runs), each in fp32
-and with `--int8`. Prints a table, writes JSON.
+the 1,014-sentence validation set (decoding speed, median of --repeats runs), each in fp32,
+with `--int8`, with `--shortlist` and with both. Prints a table, writes JSON.
 
     .venv/bin/python bench/bench_translate.py                    # full run: 45 minutes of training
     .venv/bin/python bench/bench_translate.py --max-time 1       # a quick check of the script
@@ -80,13 +80,16 @@ def train(args: argparse.Namespace) -> dict:
             "train_seconds": finished.elapsed, "best_valid_bleu": finished.best_value, "evals": evals}
 
 
-def decode(args: argparse.Namespace, name: str, int8: bool = False) -> dict:
+def decode(args: argparse.Namespace, name: str, int8: bool = False, shortlist: bool = False) -> dict:
     """Beam-decode a split --repeats times (the machine drifts): median speed, and scores."""
     from rnncli.metrics.translation import translation_scores
     from rnncli.readers.text import read_lines
-    from rnncli.tasks.translate import load_translator, translate_lines
+    from rnncli.decoding.shortlist import LEXICON_FILE
+    from rnncli.tasks.translate import load_translator, translate_lines, write_lexicon
 
-    translator = load_translator(args.out, args.device, int8=int8)
+    if shortlist and not (args.out / LEXICON_FILE).is_file():
+        write_lexicon(args.out)   # a checkpoint from before shortlists were saved
+    translator = load_translator(args.out, args.device, int8=int8, shortlist=shortlist)
     src = read_lines(args.data / f"{name}.en")
     ref = read_lines(args.data / f"{name}.de")
     runs = []
@@ -100,7 +103,11 @@ def decode(args: argparse.Namespace, name: str, int8: bool = False) -> dict:
     scores = translation_scores(texts, [ref])
     return {"sentences": len(src), "seconds": seconds, "sentences_per_s": len(src) / seconds,
             "runs_sentences_per_s": [len(src) / r[0] for r in runs], "cpu_seconds": cpu_seconds,
-            "int8": int8, **scores}
+            "int8": int8, "shortlist": shortlist, **scores}
+
+
+# Decoding variants: key suffix -> how the table names it (full vocabulary fp32 first).
+VARIANTS = {"": "", "_int8": " --int8", "_shortlist": " --shortlist", "_int8_shortlist": " --int8 --shortlist"}
 
 
 def render(result: dict) -> None:
@@ -111,19 +118,18 @@ def render(result: dict) -> None:
     table.add_column("figure")
     table.add_column("value", justify="right")
     test, val = result["test_2016_flickr"], result["val"]
-    test8, val8 = result.get("test_2016_flickr_int8"), result.get("val_int8")
     rows = [("BLEU test_2016_flickr (beam 5)", f"{test['bleu']:.2f} [{test['bleu_ci'][0]:.2f}, {test['bleu_ci'][1]:.2f}]"),
-            ("chrF / TER test_2016_flickr", f"{test['chrf']:.2f} / {test['ter']:.2f}"),
-            ("BLEU val (beam 5)", f"{val['bleu']:.2f}"),
-            ("BLEU test / val with --int8", f"{test8['bleu']:.2f} / {val8['bleu']:.2f}" if test8 else "-")]
+            ("chrF / TER test_2016_flickr", f"{test['chrf']:.2f} / {test['ter']:.2f}")]
     if "train_tokens_per_s" in result:
         rows += [("training target tokens/s (median)", f"{result['train_tokens_per_s']:,.0f}"),
                  ("training steps / minutes", f"{result['steps']:,} / {result['train_seconds'] / 60:.1f}")]
-    rows += [("beam-5 sentences/s (val, 1,014)", f"{val['sentences_per_s']:,.1f}"),
-             ("beam-5 sentences/s (test, 1,000)", f"{test['sentences_per_s']:,.1f}"),
-             ("beam-5 sentences/s --int8 (val / test)",
-              f"{val8['sentences_per_s']:,.1f} / {test8['sentences_per_s']:,.1f}" if test8 else "-"),
-             ("peak RSS", f"{result['peak_rss_mb']:,.0f} MB"),
+    for suffix, flags in VARIANTS.items():
+        if "val" + suffix in result:
+            test, val = result["test_2016_flickr" + suffix], result["val" + suffix]
+            rows += [(f"beam 5{flags}: BLEU test / val", f"{test['bleu']:.2f} / {val['bleu']:.2f}"),
+                     (f"beam 5{flags}: sentences/s val / test",
+                      f"{val['sentences_per_s']:,.1f} / {test['sentences_per_s']:,.1f}")]
+    rows += [("peak RSS", f"{result['peak_rss_mb']:,.0f} MB"),
              ("wall time", f"{result['wall_seconds'] / 60:.1f} min")]
     for name, value in rows:
         table.add_row(name, value)
@@ -144,14 +150,14 @@ def main() -> None:
         args.out_json = previous  # keep the training run's JSON; decoding figures go beside it
     else:
         result.update(train(args))
-    for int8 in (False, True) if args.device == "cpu" else (False,):
-        suffix = "_int8" if int8 else ""
-        result["test_2016_flickr" + suffix] = decode(args, "test_2016_flickr", int8)
-        result["val" + suffix] = decode(args, "val", int8)
+    for suffix in VARIANTS:
+        int8, shortlist = "int8" in suffix, "shortlist" in suffix
+        if int8 and args.device != "cpu":
+            continue
+        result["test_2016_flickr" + suffix] = decode(args, "test_2016_flickr", int8, shortlist)
+        result["val" + suffix] = decode(args, "val", int8, shortlist)
+        result["beam5_sentences_per_s" + suffix] = result["val" + suffix]["sentences_per_s"]
     result["bleu"] = result["test_2016_flickr"]["bleu"]
-    result["beam5_sentences_per_s"] = result["val"]["sentences_per_s"]
-    if val8 := result.get("val_int8"):
-        result["beam5_sentences_per_s_int8"] = val8["sentences_per_s"]
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result["wall_seconds"] = time.perf_counter() - started
     args.out_json.parent.mkdir(parents=True, exist_ok=True)

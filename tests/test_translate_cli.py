@@ -195,3 +195,28 @@ def test_int8_linear_is_close_to_the_fp32_layer():
     got = Int8Linear.from_linear(layer)(x)
     assert got.shape == expected.shape
     assert (got - expected).abs().max() < 0.03 * expected.abs().max()
+
+
+def test_shortlist_translate_and_eval_end_to_end(cli, trained_translate, source_file, tmp_path):
+    import shutil
+
+    from rnncli.decoding.shortlist import LEXICON_FILE
+    from rnncli.tasks.translate import write_lexicon
+
+    path, lines = source_file
+    assert (trained_translate / LEXICON_FILE).is_file()
+    short = cli("translate", trained_translate, path, "--beam", "3", "--shortlist")
+    assert short.code == 0, short.err
+    outputs = short.out.split("\n")[:-1]
+    assert len(outputs) == len(lines) and outputs[3] == "" and all(outputs[:3])
+    report = json.loads(cli("eval", trained_translate, SAMPLE / "test.en", SAMPLE / "test.de", "--beam", "3",
+                            "--shortlist", "--json").out)
+    assert report["shortlist"] is True and 0 <= report["bleu"] <= 100
+    # A checkpoint without the file: a one-line error; write_lexicon rebuilds the same file.
+    old = tmp_path / "old"
+    shutil.copytree(trained_translate, old)
+    (old / LEXICON_FILE).unlink()
+    refused = cli("translate", old, path, "--shortlist")
+    assert refused.code == 2 and LEXICON_FILE in refused.err and len(refused.err.strip().splitlines()) == 1
+    write_lexicon(old)
+    assert (old / LEXICON_FILE).read_bytes() == (trained_translate / LEXICON_FILE).read_bytes()

@@ -40,6 +40,7 @@ class EvalOptions:
     beam: int = 5
     length_penalty: float = 0.6      # translation: GNMT alpha for beam search
     int8: bool = False               # translation: int8 output layer (CPU)
+    shortlist: bool = False          # translation: vocabulary shortlist
     fail_under: list[str] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
 
@@ -58,6 +59,7 @@ def eval_cli(
     length_penalty: Annotated[float, typer.Option("--length-penalty", min=0.0, help="GNMT length penalty alpha (translation beam search).")] = 0.6,
     device: Annotated[str, typer.Option("--device", help="auto|cpu|cuda|mps.")] = "auto",
     int8: Annotated[bool, typer.Option("--int8", help="Translation: int8 output layer for CPU beam search.")] = False,
+    shortlist: Annotated[bool, typer.Option("--shortlist", help="Translation: score only the checkpoint's vocabulary shortlist.")] = False,
     scheme: Annotated[Optional[str], typer.Option("--scheme", help="Tag scheme of tagging data: iob1|iob2|bioes|none (default: detected).", show_default=False)] = None,
     quiet: QuietOpt = False,
 ) -> None:
@@ -66,7 +68,7 @@ def eval_cli(
 
     gates = parse_fail_under(fail_under or [])
     opts = EvalOptions(as_json=as_json, quiet=quiet, device=device, batch_size=batch_size, beam=beam,
-                       length_penalty=length_penalty, int8=int8, fail_under=fail_under or [],
+                       length_penalty=length_penalty, int8=int8, shortlist=shortlist, fail_under=fail_under or [],
                        extra={"scheme": scheme} if scheme else {})
     positional = ([str(checkpoint)] if checkpoint else []) + [str(p) for p in data or []]
     if hyp is not None or ref:

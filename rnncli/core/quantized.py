@@ -40,10 +40,18 @@ class Int8Linear(nn.Module):
             quantized = torch.quantize_per_channel(weight, scales, zero_points, 0, torch.qint8)
             self._packed = torch.ops.quantized.linear_prepack(quantized, bias)
         self.out_features, self.in_features = weight.shape
+        self._weight, self._bias = weight, bias   # kept for `rows`: 4 bytes per weight
+
 
     @classmethod
     def from_linear(cls, linear: nn.Linear) -> "Int8Linear":
         return cls(linear.weight, linear.bias)
+
+    def rows(self, index: torch.Tensor) -> "Int8Linear":
+        """Only output units `index`; each row's scale is its own, so the rows are
+        quantized exactly as in the full layer."""
+        index = index.cpu()
+        return Int8Linear(self._weight[index], None if self._bias is None else self._bias[index])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(-1, self.in_features).float().contiguous()

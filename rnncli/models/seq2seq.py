@@ -14,8 +14,10 @@ exactly what the parallel forward computes at each position, with the same weigh
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from rnncli.core.attention import Attention
@@ -166,14 +168,27 @@ class Seq2Seq(nn.Module):
         attentional, _ = self.decode_all(tgt_in, self.encode(src, src_lengths))
         return self.output(self.dropout(attentional[tgt_mask]))
 
-    def step(self, prev: torch.Tensor, state: DecoderState) -> tuple[torch.Tensor, DecoderState, torch.Tensor]:
-        """One decoding step for N rows: prev (N,) ids -> log-probs (N, V), new state, weights (N, S)."""
+    def step(self, prev: torch.Tensor, state: DecoderState,
+             output: Callable[[torch.Tensor], torch.Tensor] | None = None,
+             ) -> tuple[torch.Tensor, DecoderState, torch.Tensor]:
+        """One decoding step for N rows: prev (N,) ids -> log-probs (N, V), new state, weights (N, S).
+
+        `output` replaces the output layer, e.g. by `output_rows` for a vocabulary shortlist
+        (the softmax is then over its rows)."""
         hidden, rnn_state = self.decoder_step(self.tgt_embed(prev), state.rnn)
         # A sentence's hypotheses attend to its memory as if they were its time steps.
         attentional, weights = self.attend(hidden.view(-1, state.group, hidden.size(-1)), state)
-        log_probs = torch.log_softmax(self.output(attentional.reshape(hidden.size(0), -1)), dim=-1)
+        logits = (output or self.output)(attentional.reshape(hidden.size(0), -1))
+        log_probs = torch.log_softmax(logits, dim=-1)
         new_state = DecoderState(rnn_state, state.memory, state.keys, state.mask, state.group)
         return log_probs, new_state, weights.reshape(hidden.size(0), -1)
+
+    def output_rows(self, rows: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The output layer restricted to target ids `rows` (inference), int8 if it is."""
+        if not isinstance(self.output, nn.Linear):
+            return self.output.rows(rows)          # Int8Linear
+        weight, bias = self.output.weight[rows], self.output.bias[rows]
+        return lambda x: F.linear(x, weight, bias)
 
     def decoder_step(self, inputs: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """The decoder RNN for one time step: inputs (N, E) -> top-layer output (N, H), state.

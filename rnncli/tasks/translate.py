@@ -22,6 +22,7 @@ from rnncli.core.attention import KINDS as ATTENTION_KINDS
 from rnncli.core.losses import smoothed_cross_entropy
 from rnncli.decoding.beam import beam_search
 from rnncli.decoding.greedy import Hypothesis, greedy_search
+from rnncli.decoding.shortlist import LEXICON_FILE, Lexicon, ShortlistedModel, build_lexicon
 from rnncli.config import check_positive
 from rnncli.errors import ConfigError
 from rnncli.models.seq2seq import Seq2Seq, Seq2SeqConfig
@@ -52,6 +53,7 @@ class Translator:
     tgt_tokenizer: Tokenizer
     config: dict
     device: torch.device
+    lexicon: Lexicon | None = None   # with --shortlist
 
 
 # ---- tokenizers and ids --------------------------------------------------------------------
@@ -141,11 +143,9 @@ def train_translate(given: dict[str, Any], paths: dict[str, Path], out: Path, re
     seed_everything(options["seed"])
     src_tok, tgt_tok = (load_tokenizers(out, options["joint_vocab"]) if resume
                         else build_tokenizers(options, train.src, train.tgt))
-    src_raw, tgt_ids = src_tok.encode_batch(train.src), tgt_tok.encode_batch(train.tgt)
-    kept, dropped = filter_by_length(src_raw, tgt_ids, options["max_len"])
+    src_ids, tgt_ids, dropped = training_ids(train, src_tok, tgt_tok, options["max_len"])
     if dropped:
         yield Notice(f"dropped {dropped:,} training pair(s) longer than --max-len {options['max_len']} tokens")
-    src_ids, tgt_ids = [src_raw[i] + [EOS_ID] for i in kept], [tgt_ids[i] for i in kept]
     model = build_model(options, src_tok.vocab_size, tgt_tok.vocab_size)
     valid_src_ids = source_ids(src_tok, valid.src)
 
@@ -164,15 +164,47 @@ def train_translate(given: dict[str, Any], paths: dict[str, Path], out: Path, re
     tokenizer_info = {"joint": options["joint_vocab"], "src": src_tok.describe(), "tgt": tgt_tok.describe()}
     config = checkpoint_config(TASK, options, model.config.to_dict(), data, tokenizer=tokenizer_info,
                                filtering={"skipped_empty": train.skipped_empty, "dropped_long": dropped})
-    writer = open_checkpoint(out, config, lambda d: save_tokenizers(d, src_tok, tgt_tok, options["joint_vocab"]),
-                             resume)
+    def save_files(directory: Path) -> None:
+        save_tokenizers(directory, src_tok, tgt_tok, options["joint_vocab"])
+        build_lexicon(src_ids, tgt_ids, src_tok.vocab_size, tgt_tok.vocab_size).save(directory)
+
+    writer = open_checkpoint(out, config, save_files, resume)
     yield from run_training(job, options, out, writer, resume)
 
 
-# ---- inference -----------------------------------------------------------------------------
-def load_translator(checkpoint: Path, device_name: str = "auto", int8: bool = False) -> Translator:
-    """Load for decoding; `int8` quantizes the per-step layers (CPU only, see core/quantized.py)."""
+def training_ids(train, src_tok: Tokenizer, tgt_tok: Tokenizer,
+                 max_len: int) -> tuple[list[list[int]], list[list[int]], int]:
+    """Tokenized training pairs within max_len (sources end in </s>), and how many were dropped."""
+    src_raw, tgt_ids = src_tok.encode_batch(train.src), tgt_tok.encode_batch(train.tgt)
+    kept, dropped = filter_by_length(src_raw, tgt_ids, max_len)
+    return [src_raw[i] + [EOS_ID] for i in kept], [tgt_ids[i] for i in kept], dropped
+
+
+def write_lexicon(checkpoint: Path) -> None:
+    """Add the vocabulary shortlist to a checkpoint trained before rnncli saved one, from
+    its recorded training data (which must not have changed since)."""
     config = read_config(checkpoint, TASK)
+    paths = {name: Path(config["data"][name]["path"]) for name in ("train_src", "train_tgt")}
+    check_same_data(config["data"], {name: fingerprint(path) for name, path in paths.items()})
+    options = config["options"]
+    src_tok, tgt_tok = load_tokenizers(Path(checkpoint), options["joint_vocab"])
+    train = read_parallel(paths["train_src"], paths["train_tgt"], skip_empty=True)
+    src_ids, tgt_ids, _ = training_ids(train, src_tok, tgt_tok, options["max_len"])
+    build_lexicon(src_ids, tgt_ids, src_tok.vocab_size, tgt_tok.vocab_size).save(checkpoint)
+
+
+# ---- inference -----------------------------------------------------------------------------
+def load_translator(checkpoint: Path, device_name: str = "auto", int8: bool = False,
+                    shortlist: bool = False) -> Translator:
+    """Load for decoding; `int8` quantizes the per-step layers (CPU only, see core/quantized.py);
+    `shortlist` loads the vocabulary shortlist (decoding/shortlist.py)."""
+    config = read_config(checkpoint, TASK)
+    lexicon = None
+    if shortlist:
+        if not (Path(checkpoint) / LEXICON_FILE).is_file():
+            raise ConfigError(f"{checkpoint}: has no {LEXICON_FILE} (trained before rnncli saved "
+                              "shortlists); run without --shortlist, or retrain")
+        lexicon = Lexicon.load(checkpoint)
     src_tok, tgt_tok = load_tokenizers(Path(checkpoint), config["options"]["joint_vocab"])
     model = Seq2Seq(Seq2SeqConfig.from_dict(config["model"]))
     load_weights(checkpoint, model)
@@ -187,23 +219,27 @@ def load_translator(checkpoint: Path, device_name: str = "auto", int8: bool = Fa
         if not int8_available():
             raise ConfigError("--int8: this torch build has no fbgemm int8 kernels")
         model.quantize_for_cpu()
-    return Translator(model.to(device).eval(), src_tok, tgt_tok, config, device)
+    return Translator(model.to(device).eval(), src_tok, tgt_tok, config, device, lexicon)
 
 
 def decode_batch(model: Seq2Seq, src: list[list[int]], device: torch.device, beam: int = 1,
-                 n_best: int = 1, length_penalty: float = 0.0,
-                 attention: bool = False) -> list[list[Hypothesis]]:
-    """Translate one batch of source id lists (each ending in </s>)."""
+                 n_best: int = 1, length_penalty: float = 0.0, attention: bool = False,
+                 lexicon: Lexicon | None = None) -> list[list[Hypothesis]]:
+    """Translate one batch of source id lists (each ending in </s>); with a lexicon, only
+    its shortlist for this batch is scored."""
     ids, lengths = pad(src, PAD_ID)
+    searched = model if lexicon is None else ShortlistedModel(model, lexicon.vocabulary(ids).to(device))
     ids, lengths = ids.to(device), lengths.to(device)
     if beam == 1:
-        return greedy_search(model, ids, lengths, MAX_RATIO, MAX_EXTRA, length_penalty, attention)
-    return beam_search(model, ids, lengths, beam, n_best, length_penalty, MAX_RATIO, MAX_EXTRA, attention)
+        hyps = greedy_search(searched, ids, lengths, MAX_RATIO, MAX_EXTRA, length_penalty, attention)
+    else:
+        hyps = beam_search(searched, ids, lengths, beam, n_best, length_penalty, MAX_RATIO, MAX_EXTRA, attention)
+    return hyps if lexicon is None else searched.token_ids(hyps)
 
 
 def translate_ids(model: Seq2Seq, src_ids: list[list[int]], lines: Sequence[str], device: torch.device,
                   beam: int = 1, n_best: int = 1, length_penalty: float = 0.0, batch_size: int = 64,
-                  attention: bool = False) -> list[list[Hypothesis]]:
+                  attention: bool = False, lexicon: Lexicon | None = None) -> list[list[Hypothesis]]:
     """Hypotheses per input line, in input order; a blank line gets [] (an empty output).
 
     Sentences are decoded in length-sorted batches (little padding, similar output lengths)
@@ -216,7 +252,7 @@ def translate_ids(model: Seq2Seq, src_ids: list[list[int]], lines: Sequence[str]
         for group in inference_batches([len(src_ids[i]) for i in todo], batch_size):
             indices = [todo[g] for g in group]
             hyps = decode_batch(model, [src_ids[i] for i in indices], device, beam, n_best,
-                                length_penalty, attention)
+                                length_penalty, attention, lexicon)
             for index, hyp in zip(indices, hyps):
                 results[index] = hyp
     model.train(was_training)
@@ -228,20 +264,21 @@ def translate_lines(translator: Translator, lines: Sequence[str], beam: int = 5,
                     attention: bool = False) -> list[list[Hypothesis]]:
     src_ids = source_ids(translator.src_tokenizer, lines)
     return translate_ids(translator.model, src_ids, lines, translator.device, beam, n_best,
-                         length_penalty, batch_size, attention)
+                         length_penalty, batch_size, attention, translator.lexicon)
 
 
 def evaluate_translation(checkpoint: Path, src_path: Path, ref_paths: Sequence[Path], beam: int,
                          length_penalty: float, batch_size: int, device_name: str,
-                         int8: bool = False) -> dict[str, Any]:
+                         int8: bool = False, shortlist: bool = False) -> dict[str, Any]:
     """Translate SRC and score it against the reference file(s) with sacreBLEU."""
     from rnncli.metrics.translation import translation_scores
     from rnncli.readers.parallel import read_references
     from rnncli.readers.text import read_lines
 
-    translator = load_translator(checkpoint, device_name, int8)
+    translator = load_translator(checkpoint, device_name, int8, shortlist)
     lines = read_lines(src_path)
     refs = read_references(ref_paths, len(lines), src_path)
     hyps = translate_lines(translator, lines, beam, 1, length_penalty, batch_size)
     texts = [translator.tgt_tokenizer.decode(h[0].tokens) if h else "" for h in hyps]
-    return {**translation_scores(texts, refs), "beam": beam, "length_penalty": length_penalty, "int8": int8}
+    return {**translation_scores(texts, refs), "beam": beam, "length_penalty": length_penalty, "int8": int8,
+            "shortlist": shortlist}
