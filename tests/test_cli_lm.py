@@ -67,6 +67,32 @@ def test_generate_from_stdin_one_line_per_prompt(trained_lm):
         assert line.startswith(prompt)
 
 
+def test_generate_jsonl_records_the_seed_that_reproduces_each_sample(cli, trained_lm):
+    text = cli("generate", trained_lm, "--prompt", "Ada ", "--max-tokens", "25", "--seed", "5")
+    jsonl = cli("generate", trained_lm, "--prompt", "Ada ", "--max-tokens", "25", "--seed", "5",
+                "--num-samples", "2", "--output-format", "jsonl")
+    assert jsonl.code == 0, jsonl.err
+    records = [json.loads(line) for line in jsonl.out.splitlines()]
+    assert [r["sample"] for r in records] == [1, 2] and all(r["seed"] == 5 and r["tokens"] == 25 for r in records)
+    assert records[0]["prompt"] + records[0]["text"] + "\n" == text.out   # the same first sample
+    unseeded = json.loads(cli("generate", trained_lm, "--prompt", "Ada ", "--max-tokens", "25",
+                              "--output-format", "jsonl").out)
+    again = json.loads(cli("generate", trained_lm, "--prompt", "Ada ", "--max-tokens", "25",
+                           "--output-format", "jsonl", "--seed", str(unseeded["seed"])).out)
+    assert again == unseeded
+    assert cli("generate", trained_lm, "--output-format", "xml").code == 2
+
+
+def test_generate_jsonl_from_stdin_numbers_lines_and_samples(trained_lm):
+    result = run_subprocess("generate", trained_lm, "--prompt", "-", "--max-tokens", "20", "--seed", "3",
+                            "--num-samples", "2", "--output-format", "jsonl", input="Ada\n\nThe cat")
+    assert result.code == 0, result.err
+    records = [json.loads(line) for line in result.out.splitlines()]
+    assert [(r["line"], r["sample"], r["prompt"]) for r in records] == [
+        (1, 1, "Ada"), (1, 2, "Ada"), (2, 1, ""), (2, 2, ""), (3, 1, "The cat"), (3, 2, "The cat")]
+    assert all("\n" not in r["text"] and r["seed"] == 3 for r in records)
+
+
 def test_generate_greedy_top_k_top_p_and_samples(cli, trained_lm):
     greedy = cli("generate", trained_lm, "--prompt", "The", "--temperature", "0", "--max-tokens", "20")
     again = cli("generate", trained_lm, "--prompt", "The", "--temperature", "0", "--max-tokens", "20", "--seed", "9")

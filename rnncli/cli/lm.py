@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import secrets
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -37,6 +39,7 @@ def generate_cli(
     num_samples: Annotated[int, typer.Option("--num-samples", min=1, help="Samples per prompt.")] = 1,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed: the same seed gives the same text.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Prompts sampled together (with --prompt -).")] = 64,
+    output_format: Annotated[str, typer.Option("--output-format", help="text: the samples as text; jsonl: one JSON object per sample, with the seed that reproduces it.")] = "text",
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
 ) -> None:
@@ -44,15 +47,23 @@ def generate_cli(
     stdin line (stopping at the end of the line) and write one line per prompt and sample."""
     import torch
 
+    from rnncli.errors import UsageError
     from rnncli.tasks.lm import load_lm
 
+    if output_format not in ("text", "jsonl"):
+        raise UsageError(f"--output-format {output_format!r} is not one of: text, jsonl")
     model, tokenizer, _, dev = load_lm(checkpoint, device)
     generator = torch.Generator(device=dev)
-    generator.manual_seed(seed if seed is not None else torch.seed())
+    # Without --seed, a fresh one; jsonl records it, so any sample can be made again.
+    seed = seed if seed is not None else secrets.randbits(63)
+    generator.manual_seed(seed)
     settings = dict(max_tokens=max_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
                     generator=generator, device=dev)
+    record = {"seed": seed} if output_format == "jsonl" else None
     if prompt == "-":
-        complete_lines(model, tokenizer, num_samples, batch_size, settings, quiet)
+        complete_lines(model, tokenizer, num_samples, batch_size, settings, quiet, record)
+    elif record is not None:
+        write_samples(model, tokenizer, prompt, num_samples, settings, quiet, record)
     else:
         stream_samples(model, tokenizer, prompt, num_samples, settings, quiet)
 
@@ -87,25 +98,45 @@ def stream_samples(model, tokenizer, prompt: str, num_samples: int, settings: di
         sys.stdout.flush()
 
 
-def complete_lines(model, tokenizer, num_samples: int, batch_size: int, settings: dict,
-                   quiet: bool) -> None:
-    """One output line per stdin line (and sample): the prompt and its continuation up to
-    the first newline. Prompts are sampled in batches; output keeps input order."""
-    from rnncli.readers.text import iter_lines
-
-    pending: list[str] = []
-    for _, line in iter_lines("-"):
-        pending.extend([line] * num_samples)
-        if len(pending) >= batch_size:
-            write_completions(model, tokenizer, pending, settings, quiet)
-            pending = []
-    if pending:
-        write_completions(model, tokenizer, pending, settings, quiet)
-
-
-def write_completions(model, tokenizer, prompts: list[str], settings: dict, quiet: bool) -> None:
+def write_samples(model, tokenizer, prompt: str, num_samples: int, settings: dict, quiet: bool,
+                  record: dict) -> None:
+    """--output-format jsonl: one JSON object per sample of one prompt, written when done."""
     from rnncli.decoding.sampling import sample
 
+    for index in range(num_samples):
+        ids = [int(next_ids[0]) for next_ids in
+               sample(model, [prompt_ids(tokenizer, prompt, quiet or index > 0)], **settings)]
+        write_json({"prompt": prompt, "sample": index + 1, "text": tokenizer.decode(ids),
+                    "tokens": len(ids), **record})
+
+
+def write_json(obj: dict) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def complete_lines(model, tokenizer, num_samples: int, batch_size: int, settings: dict,
+                   quiet: bool, record: dict | None = None) -> None:
+    """One output line per stdin line (and sample): the prompt and its continuation up to
+    the first newline (or, with `record`, a JSON object per line and sample). Prompts are
+    sampled in batches; output keeps input order."""
+    from rnncli.readers.text import iter_lines
+
+    pending: list[tuple[int, int, str]] = []    # (line number, sample, prompt)
+    for number, line in iter_lines("-"):
+        pending.extend((number, index + 1, line) for index in range(num_samples))
+        if len(pending) >= batch_size:
+            write_completions(model, tokenizer, pending, settings, quiet, record)
+            pending = []
+    if pending:
+        write_completions(model, tokenizer, pending, settings, quiet, record)
+
+
+def write_completions(model, tokenizer, pending: list[tuple[int, int, str]], settings: dict, quiet: bool,
+                      record: dict | None) -> None:
+    from rnncli.decoding.sampling import sample
+
+    prompts = [prompt for _, _, prompt in pending]
     generated: list[list[int]] = [[] for _ in prompts]
     done = [False] * len(prompts)
     newline = set(tokenizer.encode("\n")) - {tokenizer.unk_id}
@@ -118,9 +149,13 @@ def write_completions(model, tokenizer, prompts: list[str], settings: dict, quie
                     generated[row].append(token)
         if all(done):
             break
-    for prompt, ids in zip(prompts, generated):
+    for (number, index, prompt), ids in zip(pending, generated):
         text = tokenizer.decode(ids).split("\n")[0]
-        sys.stdout.write(prompt + text + "\n")
+        if record is None:
+            sys.stdout.write(prompt + text + "\n")
+        else:
+            write_json({"line": number, "prompt": prompt, "sample": index, "text": text, "tokens": len(ids),
+                        **record})
     sys.stdout.flush()
 
 
