@@ -21,9 +21,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
-    os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; give the usual permissions
+    mode = 0o666 & ~current_umask()   # mkstemp makes 0600; give the usual permissions
+    os.chmod(tmp, mode)
     try:
         yield tmp
+        os.chmod(tmp, mode)   # again: a writer that replaces the file (safetensors) resets them
         fsync_file(tmp)
         os.replace(tmp, path)
     except BaseException:

@@ -25,6 +25,10 @@ def test_weights_round_trip_with_tied_embeddings(tmp_path):
     load_weights(tmp_path, other)
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), other.state_dict().values()))
     assert other.output.weight is other.embedding.weight
+    # Files get the usual permissions (0666 less the umask), not mkstemp's or the writer's 0600.
+    mask = atomic.current_umask()
+    for name in ("model.safetensors",):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~mask
 
 
 def test_a_failure_mid_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
