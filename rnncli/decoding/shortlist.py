@@ -14,6 +14,7 @@ produced. The benchmark measures its BLEU against the full vocabulary.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,7 +80,7 @@ def build_lexicon(src: list[list[int]], tgt: list[list[int]], src_vocab: int, tg
     kept = rank < keep
     candidates = np.zeros((src_vocab, keep), dtype=np.int64)   # PAD fills unused slots
     candidates[s_sorted[kept], rank[kept]] = t_sorted[kept]
-    token_count = np.bincount(np.concatenate([np.asarray(t, dtype=np.int64) for t in tgt] or [np.zeros(0, np.int64)]),
+    token_count = np.bincount(np.fromiter(itertools.chain.from_iterable(tgt), dtype=np.int64),
                               minlength=tgt_vocab)
     frequent = np.argsort(-token_count, kind="stable")
     return Lexicon(torch.from_numpy(frequent), torch.from_numpy(candidates))

@@ -18,12 +18,12 @@ import torch
 
 from rnncli.batching import equal_key_batches, inference_batches, pad
 from rnncli.checkpoint import fingerprint, load_weights, read_config
+from rnncli.config import check_positive
 from rnncli.core.attention import KINDS as ATTENTION_KINDS
 from rnncli.core.losses import smoothed_cross_entropy
 from rnncli.decoding.beam import beam_search
 from rnncli.decoding.greedy import Hypothesis, greedy_search
 from rnncli.decoding.shortlist import LEXICON_FILE, Lexicon, ShortlistedModel, build_lexicon
-from rnncli.config import check_positive
 from rnncli.errors import ConfigError
 from rnncli.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnncli.readers.parallel import filter_by_length, read_parallel
@@ -164,6 +164,7 @@ def train_translate(given: dict[str, Any], paths: dict[str, Path], out: Path, re
     tokenizer_info = {"joint": options["joint_vocab"], "src": src_tok.describe(), "tgt": tgt_tok.describe()}
     config = checkpoint_config(TASK, options, model.config.to_dict(), data, tokenizer=tokenizer_info,
                                filtering={"skipped_empty": train.skipped_empty, "dropped_long": dropped})
+
     def save_files(directory: Path) -> None:
         save_tokenizers(directory, src_tok, tgt_tok, options["joint_vocab"])
         build_lexicon(src_ids, tgt_ids, src_tok.vocab_size, tgt_tok.vocab_size).save(directory)
