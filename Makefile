@@ -1,5 +1,6 @@
 # Two entry points for a fresh machine: `make demo` and `make test`.
-# Each creates (or reuses) its own virtual environment in .venv.
+# Each creates (or reuses) its own virtual environment in .venv; `make test` installs every
+# extra so the tests cover them.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -12,7 +13,7 @@ $(VENV)/.installed: pyproject.toml constraints-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints-dev.txt torch==2.13.0
-	$(PIP) install -q -c constraints-dev.txt -e '.[dev]'
+	$(PIP) install -q -c constraints-dev.txt -e '.[dev,forecast]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -57,14 +57,16 @@ def overrides(pairs: list[str]) -> dict:
 
 
 def train(args, train_path: Path, dev_path: Path) -> dict:
-    from rnncli.tasks.classify import train_classify
+    from rnncli.api import train_events
     from rnncli.training import Evaluated, Finished, StepDone
 
     shutil.rmtree(args.out_dir, ignore_errors=True)
-    given = {"max_time": args.max_time, "seed": args.seed, **overrides(args.set)}
+    given = {"max_time": args.max_time, "seed": args.seed, "train": train_path, "valid": dev_path,
+             "out": args.out_dir, **overrides(args.set)}
     speeds, curve, finished = [], [], None
     started = time.monotonic()
-    for event in train_classify(given, train_path, dev_path, args.out_dir, resume=False):
+    _, events = train_events("classify", given)
+    for event in events:
         if isinstance(event, StepDone) and event.step % 50 == 0:
             speeds.append(event.units_per_s)
         elif isinstance(event, Evaluated):
@@ -84,10 +86,10 @@ def classify_speed(ckpt: Path, dev_path: Path) -> dict:
     """Sentences/s of the classify pipeline on dev.tsv, model already loaded (best of 3)."""
     from rnncli.readers.labelled import InputRows
     from rnncli.readers.text import iter_lines
-    from rnncli.tasks.classify import load_classifier
+    from rnncli.api import load
     from rnncli.tasks.classify_output import classify_chunk
 
-    loaded = load_classifier(ckpt, "auto")
+    loaded = load(ckpt)
     lines = list(iter_lines(dev_path))
     timings = []
     for _ in range(3):
@@ -140,12 +142,12 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     from rnncli.atomic import atomic_write_text
-    from rnncli.tasks.classify import evaluate_classifier
+    from rnncli.api import evaluate
 
     result = {"benchmark": "classify/sst2", "max_time_minutes": args.max_time, "threads": torch.get_num_threads(),
               "options": overrides(args.set)}
     result.update(train(args, train_path, dev_path))
-    report = evaluate_classifier(args.out_dir, dev_path)
+    report = evaluate(args.out_dir, [dev_path])
     result.update({"dev_accuracy": round(report["accuracy"], 4), "dev_macro_f1": round(report["macro_f1"], 4)})
     result.update(classify_speed(args.out_dir, dev_path))
     result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

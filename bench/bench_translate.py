@@ -48,7 +48,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def train(args: argparse.Namespace) -> dict:
-    from rnncli.tasks.translate import train_translate
+    from rnncli.api import train_events
     from rnncli.training import Evaluated, Finished, StepDone
 
     if args.out.exists():  # a previous benchmark's checkpoint; refuse to delete anything else
@@ -60,11 +60,12 @@ def train(args: argparse.Namespace) -> dict:
     for item in args.set:
         key, _, value = item.partition("=")
         given[key.replace("-", "_")] = json.loads(value) if value[:1] in "0123456789-[{tf" else value
-    paths = {"train_src": args.data / "train.en", "train_tgt": args.data / "train.de",
-             "valid_src": args.data / "val.en", "valid_tgt": args.data / "val.de"}
+    given.update({"train_src": args.data / "train.en", "train_tgt": args.data / "train.de",
+                  "valid_src": args.data / "val.en", "valid_tgt": args.data / "val.de", "out": args.out})
     rates, evals, finished, last_rate = [], [], None, None
     cpu_started = time.process_time()
-    for event in train_translate(given, paths, args.out, resume=False):
+    _, events = train_events("translate", given)
+    for event in events:
         if isinstance(event, StepDone):
             last_rate = event.units_per_s  # target tokens/s over the last 50 steps, steps only
             if event.step % 50 == 0:
@@ -85,18 +86,20 @@ def decode(args: argparse.Namespace, name: str, int8: bool = False, shortlist: b
     from rnncli.metrics.translation import translation_scores
     from rnncli.readers.text import read_lines
     from rnncli.decoding.shortlist import LEXICON_FILE
-    from rnncli.tasks.translate import load_translator, translate_lines, write_lexicon
+    from rnncli.api import load
+    from rnncli.config import DecodeSettings
+    from rnncli.tasks.translate import write_lexicon
 
     if shortlist and not (args.out / LEXICON_FILE).is_file():
         write_lexicon(args.out)   # a checkpoint from before shortlists were saved
-    translator = load_translator(args.out, args.device, int8=int8, shortlist=shortlist)
+    translator = load(args.out, args.device, int8=int8, shortlist=shortlist)
+    settings = DecodeSettings(beam=args.beam, length_penalty=args.length_penalty, batch_size=args.decode_batch)
     src = read_lines(args.data / f"{name}.en")
     ref = read_lines(args.data / f"{name}.de")
     runs = []
     for _ in range(max(1, args.repeats)):
         started, cpu_started = time.perf_counter(), time.process_time()
-        hyps = translate_lines(translator, src, beam=args.beam, length_penalty=args.length_penalty,
-                               batch_size=args.decode_batch)
+        hyps = translator.hypotheses(src, settings)
         runs.append((time.perf_counter() - started, time.process_time() - cpu_started))
     seconds, cpu_seconds = sorted(runs)[len(runs) // 2]
     texts = [translator.tgt_tokenizer.decode(h[0].tokens) if h else "" for h in hyps]

@@ -28,26 +28,25 @@ def main() -> None:
     import torch
     from types import SimpleNamespace
 
+    from rnncli.config import DecodeSettings
+    from rnncli.memory import keep_freed_memory
     from rnncli.optim import make_optimizer
-    from rnncli.runtime import keep_freed_memory
-
-    from rnncli.readers.parallel import read_parallel
-    from rnncli.tasks.common import MODEL_DEFAULTS
-    from rnncli.tasks.translate import (TASK_DEFAULTS, build_model, build_tokenizers, epoch_batches_fn,
-                                        loss_function, source_ids, translate_ids)
+    from rnncli.readers.text import Source
+    from rnncli.tasks.settings import TranslateSettings, TranslateTraining
+    from rnncli.tasks.translate import TranslateTask, source_ids, translate_ids
 
     torch.set_num_threads(args.threads)
-    keep_freed_memory()   # as the Trainer does on CPU
+    keep_freed_memory()   # as the command line does
     torch.manual_seed(1)
-    options = {**MODEL_DEFAULTS, **TASK_DEFAULTS, "seed": 1, "encoder_hidden": args.encoder_hidden}
-    data = read_parallel(args.data / "train.en", args.data / "train.de")
-    src_tok, tgt_tok = build_tokenizers(options, data.src, data.tgt)
-    src_ids = source_ids(src_tok, data.src)
-    tgt_ids = tgt_tok.encode_batch(data.tgt)
-    model = build_model(options, src_tok.vocab_size, tgt_tok.vocab_size)
+    task = TranslateTask(TranslateSettings(encoder_hidden=args.encoder_hidden), TranslateTraining(seed=1))
+    task.read_data({"train_src": Source(args.data / "train.en"), "train_tgt": Source(args.data / "train.de"),
+                    "valid_src": Source(args.data / "val.en"), "valid_tgt": Source(args.data / "val.de")})
+    task.vocab = task.build_tokenizers()
+    src_tok = task.vocab[0]
+    model = task.build_model()
     optimizer = make_optimizer(model, SimpleNamespace(optimizer='adamw', lr=1e-3, weight_decay=0.01, momentum=0.0))
-    loss_fn = loss_function(options["label_smoothing"])
-    batches = epoch_batches_fn([s for s in src_ids], tgt_ids, options)(0)
+    loss_fn = task.loss
+    batches = task.epoch_batches(0)
     for batch in batches[:3]:  # warm-up: first calls build kernels
         loss, _ = loss_fn(model, batch)
         loss.backward()
@@ -66,11 +65,10 @@ def main() -> None:
     print(f"train: {args.steps} steps, {sentences / args.steps:.1f} sentences and {units / args.steps:.0f} "
           f"target tokens per batch; {units / wall:,.0f} tokens/s wall, {units / cpu:,.0f} per CPU-second")
     if args.decode:
-        val = read_parallel(args.data / "val.en", args.data / "val.de", skip_empty=False)
-        lines = val.src[:args.decode]
+        lines = task.valid_set.src[:args.decode]
         ids = source_ids(src_tok, lines)
         wall, cpu = time.perf_counter(), time.process_time()
-        translate_ids(model, ids, lines, torch.device("cpu"), beam=5, length_penalty=0.6, batch_size=64)
+        translate_ids(model, ids, lines, torch.device("cpu"), DecodeSettings(beam=5, length_penalty=0.6, batch_size=64))
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         print(f"beam 5 (untrained model): {len(lines) / wall:.1f} sentences/s wall, {len(lines) / cpu:.1f} per CPU-second")
 

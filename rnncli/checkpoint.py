@@ -31,14 +31,15 @@ METRICS_FILE = "metrics.jsonl"
 TOKENIZER_DIR = "tokenizer"
 
 
-def fingerprint(path: str | Path) -> dict[str, Any]:
-    """Path, size and sha256 of a data file, recorded so a model says what it was trained on."""
-    path = Path(path)
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return {"path": str(path.resolve()), "size": path.stat().st_size, "sha256": digest.hexdigest()}
+def fingerprint(source) -> dict[str, Any]:
+    """Path, size and sha256 of a data file (a readers.text.Source: the bytes training reads,
+    read once), recorded so a model says what it was trained on."""
+    from rnncli.readers.text import STDIN, Source
+
+    if not isinstance(source, Source):
+        source = Source(source)
+    path = str(source.path) if str(source.path) == STDIN else str(Path(source.path).resolve())
+    return {"path": path, "size": len(source.data), "sha256": hashlib.sha256(source.data).hexdigest()}
 
 
 def check_directory(directory: str | Path) -> Path:
@@ -60,12 +61,17 @@ def read_config(directory: str | Path, task: str | None = None) -> dict[str, Any
     path = check_directory(directory) / CONFIG_FILE
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{path}: corrupt JSON ({exc})") from None
-    if not isinstance(config, dict) or "task" not in config:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise CheckpointError(f"{path}: corrupt JSON ({type(exc).__name__})") from None
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read ({exc.strerror})") from None
+    if not isinstance(config, dict) or not isinstance(config.get("task"), str):
         raise CheckpointError(f"{path}: not an rnncli checkpoint config (no 'task')")
-    if config.get("format", FORMAT) > FORMAT:
-        raise CheckpointError(f"{path}: written by a newer rnncli (format {config['format']}); upgrade rnncli")
+    version = config.get("format", FORMAT)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise CheckpointError(f"{path}: 'format' is {version!r}, expected an integer")
+    if version > FORMAT:
+        raise CheckpointError(f"{path}: written by a newer rnncli (format {version}); upgrade rnncli")
     if task is not None and config["task"] != task:
         raise CheckpointError(f"{directory}: is a {config['task']!r} checkpoint, this command needs a {task!r} one")
     return config
@@ -110,6 +116,10 @@ def load_weights(directory: str | Path, model) -> None:
     path = Path(directory) / WEIGHTS_FILE
     if not path.is_file():
         raise CheckpointError(f"{path}: weights file is missing (was training stopped before the first evaluation?)")
+    try:
+        open(path, "rb").close()
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read ({exc.strerror})") from None
     try:
         load_model(model, str(path), strict=True, device="cpu")
     except (SafetensorError, RuntimeError, OSError, ValueError) as exc:
@@ -158,7 +168,7 @@ def read_metrics(directory: str | Path) -> list[dict[str, Any]]:
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             records.append(json.loads(line))
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
     return records
 
@@ -174,12 +184,22 @@ def unwrap(model):
 
 
 class CheckpointWriter:
-    """What the training loop calls to save; it owns config.json's `progress` section."""
+    """What the training loop calls to save; it owns config.json's `progress` section.
 
-    def __init__(self, directory: str | Path, config: dict[str, Any]):
+    Resumed at step S, it drops the evaluation records after S: a run killed between
+    logging an evaluation and saving its state repeats that evaluation when resumed, and
+    the record must not appear twice."""
+
+    def __init__(self, directory: str | Path, config: dict[str, Any], resumed_at: int | None = None):
         self.directory = Path(directory)
         self.config = config
         self.records = read_metrics(self.directory)
+        self.saved_state = False
+        if resumed_at is not None:
+            kept = [r for r in self.records if isinstance(r.get("step"), int) and r["step"] <= resumed_at]
+            if len(kept) != len(self.records):
+                self.records = kept
+                write_metrics(self.directory, kept)
 
     def save_best(self, model, step: int, metric: str, value: float) -> None:
         save_weights(self.directory, model)
@@ -191,6 +211,7 @@ class CheckpointWriter:
         save_trainer_state(self.directory, {"format": FORMAT, **state})
         self.config["progress"] = {**self.config.get("progress", {}), "steps": steps}
         write_config(self.directory, self.config)
+        self.saved_state = True
 
     def log(self, record: dict[str, Any]) -> None:
         self.records.append(record)

@@ -29,7 +29,7 @@ from rnncli.config import TrainConfig
 from rnncli.errors import Interrupted, TrainingError
 from rnncli.optim import LRSchedule, make_optimizer, set_lr
 from rnncli.runtime import (DistEnv, any_rank, autocast, autocast_dtype, dist_env, gather_rng,
-                            init_distributed, keep_freed_memory, move_to, needs_loss_scaling,
+                            init_distributed, move_to, needs_loss_scaling,
                             pick_device, restore_rng, rng_snapshot)
 from rnncli.signals import StopSignal
 
@@ -170,8 +170,6 @@ class Trainer:
         init_distributed(self.env, self.device)
         self.writer = writer if self.env.is_main else None
         self.amp_dtype = autocast_dtype(config.precision, self.device)
-        if self.device.type == "cpu":
-            keep_freed_memory()   # the same large tensors every step: no page faults for them
         self.model = job.model.to(self.device)
         self.optimizer = make_optimizer(self.model, config)
         self.schedule = LRSchedule(config)

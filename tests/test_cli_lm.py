@@ -129,7 +129,7 @@ def test_holdout_when_no_valid_and_refuse_overwrite(cli, lm_text, tmp_path):
     (["--train", "BAD"], ":2: invalid UTF-8"),
     (["--train", "EMPTY"], "file is empty"),
     (["--train", "GOOD", "--cell", "transformer"], "--cell 'transformer' is not one of"),
-    (["--train", "GOOD", "--lr", "-1"], "--lr must be positive"),
+    (["--train", "GOOD", "--lr", "-1"], "--lr -1.0 must be positive"),
     (["--train", "GOOD", "--bidirectional"], "reads left to right"),
     (["--train", "GOOD", "--device", "cuda"] if not torch.cuda.is_available() else ["--train", "GOOD", "--device", "tpu"],
      "--device"),

@@ -144,14 +144,15 @@ def test_cudnn_runs_under_autocast_in_every_precision():
 # ---- translation model on CUDA -------------------------------------------------------------
 @pytest.mark.parametrize("precision", ["fp16", "bf16"])
 def test_translation_step_under_autocast(precision):
-    from rnncli.tasks.translate import loss_function, make_batch
+    from rnncli.tasks.translate import make_batch, translation_loss
 
     model = tiny_model().train()
     g = torch.Generator().manual_seed(3)
     src = [torch.randint(4, 24, (n,), generator=g).tolist() + [EOS_ID] for n in (7, 4, 2, 5)]
     tgt = [torch.randint(4, 24, (n,), generator=g).tolist() for n in (6, 5, 1, 3)]
     batch = {k: v.to(CUDA) for k, v in make_batch(src, tgt).items()}
-    loss_fn = loss_function(0.1)
+    def loss_fn(model, batch):
+        return translation_loss(model, batch, 0.1)
     model.to(CUDA)
     with torch.no_grad():
         reference, units = loss_fn(model, batch)

@@ -73,9 +73,13 @@ def test_tag_conll_keeps_columns_and_eval_pred_gold(tagger, cli, tmp_path):
     pred = tmp_path / "pred.conll"
     result = cli("tag", tagger, VALID, "--input-format", "conll", "-o", pred, "--output-scheme", "bioes")
     assert result.code == 0 and result.out == ""
-    first = pred.read_text().split("\n")[0].split()
-    assert len(first) == 4 and first[:3] == VALID.read_text().split("\n")[2].split()
-    assert first[3][0] in "OBIES"
+    # every input line is kept, in order: token lines gain a column, -DOCSTART- an O
+    out_lines, in_lines = pred.read_text().split("\n"), VALID.read_text().split("\n")
+    assert len(out_lines) == len(in_lines)
+    for out_line, in_line in zip(out_lines, in_lines):
+        assert out_line.split()[:-1] == in_line.split() or out_line == in_line == ""
+    assert in_lines[0].startswith("-DOCSTART-") and out_lines[0].split()[-1] == "O"
+    assert all(line.split()[-1][0] in "OBIES" for line in out_lines if line)
     result = cli("eval", "--pred", pred, "--gold", VALID, "--json", "--scheme", "bioes")
     # the gold file's IOB1 tags read as BIOES are simply invalid there; the command still scores
     assert result.code == 0

@@ -5,6 +5,7 @@ import itertools
 import pytest
 import torch
 
+from rnncli.config import DecodeSettings
 from rnncli.core.attention import KINDS, Attention
 from rnncli.decoding.beam import beam_search
 from rnncli.decoding.greedy import EOS_ID, greedy_search, length_penalty
@@ -78,8 +79,8 @@ def test_beam_one_equals_greedy(kind):
     model = tiny_model(attention=kind)
     src, lengths = padded_batch([7, 5, 3, 2], seed=4)
     with torch.inference_mode():
-        greedy = greedy_search(model, src, lengths, max_extra=4)
-        beam = beam_search(model, src, lengths, beam=1, max_extra=4)
+        greedy = greedy_search(model, src, lengths, DecodeSettings(max_extra=4, length_penalty=0.0))
+        beam = beam_search(model, src, lengths, DecodeSettings(beam=1, max_extra=4, length_penalty=0.0))
     assert [g[0].tokens for g in greedy] == [b[0].tokens for b in beam]
     assert [g[0].log_prob for g in greedy] == pytest.approx([b[0].log_prob for b in beam], abs=1e-4)
 
@@ -96,10 +97,10 @@ def test_beam_finds_the_best_sequence_by_brute_force(alpha):
     vocab = 7  # 4 specials + 3 real tokens; <unk> (1) may be produced too, <pad>/<s> never
     model = tiny_model(seed=3, vocab=vocab)
     src, lengths = padded_batch([2], vocab=vocab, seed=5)
-    limit_extra = 3 - 2 * 2  # max_output_lengths = 2 * 2 + extra = 3 tokens, EOS included
+    # max_output_lengths = 1.0 * 2 + 1 = 3 tokens, EOS included
+    limits = DecodeSettings(beam=24, n_best=5, length_penalty=alpha, max_ratio=1.0, max_extra=1)
     with torch.inference_mode():
-        found = beam_search(model, src, lengths, beam=24, n_best=5, length_alpha=alpha,
-                            max_ratio=2.0, max_extra=limit_extra)[0]
+        found = beam_search(model, src, lengths, limits)[0]
         candidates = [list(seq) for n in range(3) for seq in itertools.product([1, *range(4, vocab)], repeat=n)]
         scored = []
         for seq in candidates:
@@ -114,8 +115,8 @@ def test_small_beam_scores_at_least_greedy_on_average():
     model = tiny_model(seed=7)
     src, lengths = padded_batch([6, 5, 4, 4, 3, 2], seed=8)
     with torch.inference_mode():
-        greedy = greedy_search(model, src, lengths, max_extra=3)
-        beam = beam_search(model, src, lengths, beam=4, max_extra=3)
+        greedy = greedy_search(model, src, lengths, DecodeSettings(max_extra=3, length_penalty=0.0))
+        beam = beam_search(model, src, lengths, DecodeSettings(beam=4, max_extra=3, length_penalty=0.0))
     assert sum(b[0].log_prob for b in beam) >= sum(g[0].log_prob for g in greedy) - 1e-4
 
 
@@ -125,11 +126,11 @@ def test_batched_decoding_equals_one_at_a_time(beam):
     lengths = [8, 6, 5, 3, 1]
     src, src_lengths = padded_batch(lengths, seed=12)
     with torch.inference_mode():
-        together = beam_search(model, src, src_lengths, beam=beam, n_best=beam, length_alpha=0.6,
-                               max_extra=3, return_attention=True)
+        settings = DecodeSettings(beam=beam, n_best=beam, length_penalty=0.6, max_extra=3)
+        together = beam_search(model, src, src_lengths, settings, return_attention=True)
         for row, n in enumerate(lengths):
-            alone = beam_search(model, src[row:row + 1, :n], src_lengths[row:row + 1], beam=beam,
-                                n_best=beam, length_alpha=0.6, max_extra=3, return_attention=True)[0]
+            alone = beam_search(model, src[row:row + 1, :n], src_lengths[row:row + 1], settings,
+                                return_attention=True)[0]
             assert [h.tokens for h in alone] == [h.tokens for h in together[row]]
             assert [h.score for h in alone] == pytest.approx([h.score for h in together[row]], abs=1e-4)
             for a, b in zip(alone, together[row]):
@@ -141,7 +142,8 @@ def test_n_best_sorted_and_lengths_limited():
     model = tiny_model(seed=2)
     src, lengths = padded_batch([4, 2], seed=3)
     with torch.inference_mode():
-        results = beam_search(model, src, lengths, beam=5, n_best=5, length_alpha=0.6, max_ratio=1.0, max_extra=2)
+        results = beam_search(model, src, lengths,
+                              DecodeSettings(beam=5, n_best=5, length_penalty=0.6, max_ratio=1.0, max_extra=2))
     for hyps, n in zip(results, [4, 2]):
         assert len(hyps) == 5
         assert [h.score for h in hyps] == sorted((h.score for h in hyps), reverse=True)

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from rnncli.config import DecodeSettings
 from rnncli.decoding.beam import beam_search
 from rnncli.decoding.shortlist import Lexicon, ShortlistedModel, build_lexicon
 from test_translate_core import padded_batch, tiny_model
@@ -40,10 +41,10 @@ def test_full_vocabulary_shortlist_decodes_exactly_like_the_model():
     model = tiny_model(seed=5)
     src, lengths = padded_batch([6, 4, 2], seed=6)
     with torch.inference_mode():
-        plain = beam_search(model, src, lengths, beam=3, n_best=2, length_alpha=0.6, max_extra=3)
+        settings = DecodeSettings(beam=3, n_best=2, length_penalty=0.6, max_extra=3)
+        plain = beam_search(model, src, lengths, settings)
         listed = ShortlistedModel(model, torch.arange(24))
-        shortlisted = listed.token_ids(beam_search(listed, src, lengths, beam=3, n_best=2, length_alpha=0.6,
-                                                   max_extra=3))
+        shortlisted = listed.token_ids(beam_search(listed, src, lengths, settings))
     assert [[h.tokens for h in s] for s in plain] == [[h.tokens for h in s] for s in shortlisted]
     assert [h.score for s in plain for h in s] == pytest.approx([h.score for s in shortlisted for h in s])
 
@@ -58,7 +59,8 @@ def test_shortlist_renormalises_over_its_rows_and_only_produces_them():
         full, _, _ = model.step(prev, model.encode(src, lengths))
         short, _, _ = listed.step(torch.tensor([2, 2]), listed.encode(src, lengths))
         assert torch.allclose(short, torch.log_softmax(full[:, vocabulary], dim=-1), atol=1e-5)
-        hyps = listed.token_ids(beam_search(listed, src, lengths, beam=4, n_best=4, max_extra=3))
+        settings = DecodeSettings(beam=4, n_best=4, max_extra=3, length_penalty=0.0)
+        hyps = listed.token_ids(beam_search(listed, src, lengths, settings))
     produced = {t for sentence in hyps for h in sentence for t in h.tokens}
     assert produced and produced <= set(vocabulary.tolist())
 

@@ -13,8 +13,10 @@ import sys
 
 import typer
 
-from rnncli import __version__
-from rnncli.cli import classify, evaluate, info, lm, tag, translate
+from rnncli.version import __version__
+from rnncli.cli import classify, evaluate, info, lm, tag, train_view, translate
+from rnncli.cli.options import train_command
+from rnncli.tasks import TASKS
 
 app = typer.Typer(name="rnncli", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -23,14 +25,13 @@ app = typer.Typer(name="rnncli", no_args_is_help=True, add_completion=False,
 train_app = typer.Typer(no_args_is_help=True, help="Train a model; writes a checkpoint directory.")
 app.add_typer(train_app, name="train")
 
-# Commands, listed by hand (no self-registering imports): train <task>, then use and inspect.
-train_app.command("lm", help="Train a recurrent language model (text generation).")(lm.train_lm_cli)
+# `train TASK` for every task of the table; its options come from the task's settings.
+for name, task_spec in TASKS.items():
+    train_app.command(name, help=task_spec.help)(train_command(task_spec, train_view.train_cli))
+# The inference and inspection commands, listed by hand.
 app.command("generate", help="Sample text from a language model.")(lm.generate_cli)
-train_app.command("classify", help="Train a text classifier (sentiment, topics; BiLSTM + pooling).")(classify.train_classify_cli)
-app.command("classify", help="Classify lines of text, TSV or JSONL with a trained classifier.")(classify.classify_cli)
-train_app.command("tag", help="Train a sequence tagger (NER and other span labelling; BiLSTM-CRF).")(tag.train_tag_cli)
+app.command("classify", help="Classify lines of text, TSV, CSV, JSONL or fastText with a trained classifier.")(classify.classify_cli)
 app.command("tag", help="Tag text or CoNLL input with a trained tagger.")(tag.tag_cli)
-train_app.command("translate", help="Train an attention encoder-decoder (translation, any text rewriting).")(translate.train_translate_cli)
 app.command("translate", help="Translate lines with a trained encoder-decoder (greedy or beam search).")(translate.translate_cli)
 app.command("eval", help="Score a checkpoint on data, or score output files.")(evaluate.eval_cli)
 app.command("info", help="Describe a checkpoint.")(info.info_cli)
@@ -49,6 +50,11 @@ def root(version: bool = typer.Option(False, "--version", callback=version_callb
 
 
 def main(argv: list[str] | None = None) -> None:
+    from rnncli.memory import keep_freed_memory
+
+    # Training and decoding allocate the same large tensors every step; a command is one
+    # short-lived process, so it keeps freed memory for reuse (see rnncli/memory.py).
+    keep_freed_memory()
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("RNNCLI_DEBUG") == "1"
     args = [a for a in args if a != "--debug"]

@@ -15,7 +15,6 @@ import typer
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print results as JSON on stdout.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or messages on stderr.")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto|cpu|cuda|mps (auto: cuda, then mps, then cpu).")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same output.")]
 BatchSizeOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Sentences per batch.")]
 InputArg = Annotated[str, typer.Argument(help="Input file, or - for stdin.", show_default=True)]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Output file (default: stdout).")]

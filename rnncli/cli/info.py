@@ -2,60 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from rnncli.cli.common import CkptArg, JsonOpt, print_json, stdout_console
 
 
 def info_cli(checkpoint: CkptArg, as_json: JsonOpt = False) -> None:
-    report = describe(checkpoint)
+    from rnncli.api import info
+
+    report = info(checkpoint)
     if as_json:
         print_json(report)
     else:
         render(report)
-
-
-def describe(checkpoint: Path) -> dict[str, Any]:
-    import torch
-
-    from rnncli import __version__
-    from rnncli.checkpoint import read_config
-
-    config = read_config(checkpoint)
-    progress = config.get("progress", {})
-    return {
-        "path": str(checkpoint), "task": config["task"], "model": config.get("model", {}),
-        "parameters": count_parameters(checkpoint), "tokenizer": config.get("tokenizer", {}),
-        "labels": config.get("labels"), "data": config.get("data", {}),
-        "steps": progress.get("steps", 0), "best": progress.get("best"),
-        "trained_with": {"rnncli": config.get("rnncli_version"), "torch": config.get("torch_version")},
-        "running": {"rnncli": __version__, "torch": torch.__version__},
-    }
-
-
-def count_parameters(checkpoint: Path) -> int | None:
-    """Parameters stored in model.safetensors (read from its header, no weights loaded)."""
-    from safetensors import safe_open
-
-    from rnncli.checkpoint import WEIGHTS_FILE
-    from rnncli.errors import CheckpointError
-
-    path = Path(checkpoint) / WEIGHTS_FILE
-    if not path.is_file():
-        return None
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            total = 0
-            for key in handle.keys():
-                shape = handle.get_slice(key).get_shape()
-                count = 1
-                for dim in shape:
-                    count *= dim
-                total += count
-            return total
-    except Exception as exc:  # safetensors raises several types for a damaged header
-        raise CheckpointError(f"{path}: corrupt weights file ({type(exc).__name__})") from None
 
 
 def render(report: dict[str, Any]) -> None:
@@ -74,6 +33,9 @@ def render(report: dict[str, Any]) -> None:
     for name, info in report["data"].items():
         if isinstance(info, dict) and "sha256" in info:
             table.add_row(f"data: {name}", f"{info['path']} ({info['size']:,} bytes, sha256 {info['sha256'][:16]}…)")
+    for section, values in report["settings"].items():
+        if values:
+            table.add_row(f"settings: {section}", ", ".join(f"{k}={v}" for k, v in values.items()))
     table.add_row("steps trained", f"{report['steps']:,}")
     best = report["best"]
     table.add_row("best validation", f"{best['metric']} {best['value']:.4f} at step {best['step']}" if best else "n/a")

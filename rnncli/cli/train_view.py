@@ -8,6 +8,14 @@ from typing import Any, Iterable
 from rnncli.cli.common import print_json, progress_wanted, stderr_console
 
 
+def train_cli(task: str, given: dict[str, Any], config) -> None:
+    """The body of every `rnncli train TASK` command (cli/options.py builds its options)."""
+    from rnncli.api import train_events
+
+    meta, events = train_events(task, given, config)
+    render_training(events, quiet=meta["quiet"], as_json=meta["json"])
+
+
 def render_training(events: Iterable[Any], quiet: bool = False, as_json: bool = False) -> Any:
     """Consume the training generator; return its Finished event."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
+from rnncli.config import DecodeSettings
 from rnncli.decoding.greedy import (BOS_ID, EOS_ID, NEG_INF, Hypothesis, collect, length_penalty,
                                     max_output_lengths, restrict)
 
@@ -139,13 +140,12 @@ def n_best_lists(beams: Beams, n_best: int, alpha: float, src_lengths: torch.Ten
             for i in range(0, len(hyps), n_best)]
 
 
-def beam_search(model, src: torch.Tensor, src_lengths: torch.Tensor, beam: int = 5, n_best: int = 1,
-                length_alpha: float = 0.0, max_ratio: float = 2.0, max_extra: int = 10,
+def beam_search(model, src: torch.Tensor, src_lengths: torch.Tensor, settings: DecodeSettings,
                 return_attention: bool = False) -> list[list[Hypothesis]]:
-    """src (B, S), src_lengths (B,) -> per sentence up to n_best Hypothesis, best first."""
-    if n_best > beam:
-        raise ValueError(f"n-best ({n_best}) cannot exceed the beam size ({beam})")
-    beams = start(model, src, src_lengths, beam, max_ratio, max_extra, return_attention)
+    """src (B, S), src_lengths (B,) -> per sentence up to n_best Hypothesis, best first.
+    Of `settings`: beam, n_best, length_penalty and the output length limit."""
+    beam, n_best, length_alpha = settings.beam, settings.n_best, settings.length_penalty
+    beams = start(model, src, src_lengths, beam, settings.max_ratio, settings.max_extra, return_attention)
     results: list[list[Hypothesis]] = [[] for _ in range(src.size(0))]
     active = torch.arange(src.size(0), device=src.device)   # original index of each sentence
     while True:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
+from rnncli.config import DecodeSettings
+
 PAD_ID, BOS_ID, EOS_ID = 0, 2, 3
 NEG_INF = float("-inf")
 
@@ -74,14 +76,15 @@ def collect(tokens: torch.Tensor, lengths: torch.Tensor, log_probs: torch.Tensor
     return hyps
 
 
-def greedy_search(model, src: torch.Tensor, src_lengths: torch.Tensor, max_ratio: float = 2.0,
-                  max_extra: int = 10, length_alpha: float = 0.0,
+def greedy_search(model, src: torch.Tensor, src_lengths: torch.Tensor, settings: DecodeSettings,
                   return_attention: bool = False) -> list[list[Hypothesis]]:
-    """src (B, S), src_lengths (B,) -> for each sentence a one-element list of Hypothesis."""
+    """src (B, S), src_lengths (B,) -> for each sentence a one-element list of Hypothesis.
+    Of `settings`: the output length limit and the length penalty (for the score)."""
+    length_alpha = settings.length_penalty
     state = model.encode(src, src_lengths)
     batch = src.size(0)
     device = src.device
-    limits = max_output_lengths(src_lengths.to(device), max_ratio, max_extra)
+    limits = max_output_lengths(src_lengths.to(device), settings.max_ratio, settings.max_extra)
     prev = torch.full((batch,), BOS_ID, dtype=torch.long, device=device)
     finished = torch.zeros(batch, dtype=torch.bool, device=device)
     lengths = torch.zeros(batch, dtype=torch.long, device=device)

@@ -1,27 +1,36 @@
 """Metrics: thin wrappers over sacrebleu/seqeval and small hand-written scores.
 
-One module per task family (lm.py, classification.py, tagging.py, translation.py); this
-file holds what every `rnncli eval` shares: the `--fail-under METRIC=VALUE` gate.
+One module per task family (classification.py, tagging.py, translation.py; a language
+model's nats and perplexity are computed where it is scored, in tasks/lm.py); this file
+holds what every `rnncli eval` shares: the `--fail-under METRIC=VALUE` gate.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rnncli.errors import ThresholdError, UsageError
 
 
 def parse_fail_under(specs: list[str]) -> list[tuple[str, float]]:
-    """["accuracy=0.8", "f1=0.5"] -> [("accuracy", 0.8), ("f1", 0.5)]; bad syntax -> UsageError."""
+    """["accuracy=0.8", "f1=0.5"] -> [("accuracy", 0.8), ("f1", 0.5)]; bad syntax -> UsageError.
+
+    The value must be finite: every comparison with nan is false, so `accuracy=nan` could
+    never fail, and an infinite gate always or never fails whatever the model does."""
     gates = []
     for spec in specs:
         name, sep, value = spec.partition("=")
         try:
             if not sep or not name.strip():
                 raise ValueError
-            gates.append((name.strip(), float(value)))
+            threshold = float(value)
         except ValueError:
             raise UsageError(f"--fail-under {spec!r}: expected METRIC=VALUE, e.g. accuracy=0.8") from None
+        if not math.isfinite(threshold):
+            raise UsageError(f"--fail-under {spec!r}: the value must be a finite number, e.g. "
+                             "accuracy=0.8")
+        gates.append((name.strip(), threshold))
     return gates
 
 

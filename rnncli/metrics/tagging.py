@@ -5,6 +5,11 @@ part of speech) the scores are per-token.
 
 Scores are fractions in [0, 1]. IOB1 is scored as the IOB2 it converts to (seqeval's
 strict mode has no faithful IOB1 reader), and the report says so in `mode`.
+
+`compare_tag_files` scores two files that may each use their own span scheme: the same
+entities written in IOB1 and in IOB2 must score as equal, not as a pile of boundary
+errors, so predictions in another span scheme are converted to the gold's (through their
+spans) and the report says so in `converted`.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ import warnings
 from collections import Counter
 from typing import Any, Sequence
 
-from rnncli.schemes import convert, count_invalid, strict_spans
+from rnncli.errors import UsageError
+from rnncli.schemes import (SCHEMES, best_scheme, convert, count_invalid, fitting_scheme,
+                            is_span_tag, normalise_scheme, scheme_fit, strict_spans)
 
 SEQEVAL_SCHEME = {"iob1": "IOB2", "iob2": "IOB2", "bioes": "IOBES"}
 ERROR_KINDS = ("correct", "type_error", "boundary_error", "type_and_boundary", "missed")
@@ -21,6 +28,8 @@ ERROR_KINDS = ("correct", "type_error", "boundary_error", "type_and_boundary", "
 
 def tagging_report(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], scheme: str) -> dict[str, Any]:
     """The full report for sentences of gold and predicted tags (same lengths)."""
+    if scheme != "none":
+        check_tags_fit(gold, pred, scheme)
     tokens = sum(len(s) for s in gold)
     correct_tokens = sum(g == p for gs, ps in zip(gold, pred) for g, p in zip(gs, ps))
     base = {"scheme": scheme, "sentences": len(gold), "tokens": tokens,
@@ -35,6 +44,76 @@ def tagging_report(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],
     mode = f"seqeval strict, scheme {target}" + (" (converted from IOB1)" if scheme == "iob1" else "")
     return {**base, "mode": mode, **seqeval_scores(gold, pred, target),
             **entity_confusion(gold, pred, "iob2" if scheme == "iob1" else scheme)}
+
+
+def compare_tag_files(gold_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]],
+                      scheme: str | None = None, gold_name: str = "gold",
+                      pred_name: str = "pred") -> dict[str, Any]:
+    """`tagging_report` for gold and predicted tag files, each in its own scheme.
+
+    `scheme` is the gold's scheme when known (the user's --scheme, or what
+    `schemes.detect_file_scheme` found); else it is detected. "none" scores tokens as they
+    are. Predictions in another span scheme are converted to the gold's through their
+    spans (`invalid_transitions` then counts them in their own scheme); span tags against
+    tags without spans is a UsageError, as is a different number of sentences or tokens."""
+    if len(gold_tags) != len(pred_tags) or any(len(g) != len(p) for g, p in zip(gold_tags, pred_tags)):
+        raise UsageError(f"{pred_name} and {gold_name} differ in their number of sentences or tokens")
+    gold_scheme = normalise_given(scheme) if scheme else tag_set_scheme(gold_tags)
+    if gold_scheme == "none" and scheme:
+        return tagging_report(gold_tags, pred_tags, "none")
+    pred_scheme = fitting_scheme(pred_tags, prefer=gold_scheme if gold_scheme != "none" else None)
+    if pred_scheme is None or pred_scheme == gold_scheme:
+        return tagging_report(gold_tags, pred_tags, gold_scheme)
+    if "none" in (gold_scheme, pred_scheme):
+        raise UsageError(mixed_span_message(gold_tags, pred_tags, gold_scheme, gold_name, pred_name))
+    converted = [convert(tags, pred_scheme, gold_scheme) for tags in pred_tags]
+    report = tagging_report(gold_tags, converted, gold_scheme)
+    report["invalid_transitions"] = sum(count_invalid(tags, pred_scheme) for tags in pred_tags)
+    report["converted"] = f"pred {pred_scheme} -> {gold_scheme}"
+    return report
+
+
+def normalise_given(scheme: str) -> str:
+    try:
+        return normalise_scheme(scheme)
+    except ValueError:
+        raise UsageError(f"--scheme {scheme!r} is not one of: {', '.join(SCHEMES)}") from None
+
+
+def tag_set_scheme(sequences: Sequence[Sequence[str]]) -> str:
+    """A file's scheme without raising: "none" unless every tag has the span form, bioes
+    if an E-/S- tag occurs (no other scheme can read one), else the better of IOB1/IOB2."""
+    tags = {t for s in sequences for t in s}
+    if not all(is_span_tag(t) for t in tags):
+        return "none"
+    if any(t[0] in "ES" for t in tags):
+        return "bioes"
+    return best_scheme(scheme_fit(sequences))
+
+
+def check_tags_fit(gold, pred, scheme: str) -> None:
+    """Every tag must be one the scheme can score (seqeval raises a bare ValueError on the
+    others): a UsageError naming the first that is not."""
+    allowed = "BIES" if scheme == "bioes" else "BI"
+    for side, sequences in (("gold", gold), ("predicted", pred)):
+        distinct = dict.fromkeys(t for s in sequences for t in s)  # in order: the first is named
+        bad = next((t for t in distinct if t != "O" and not (is_span_tag(t) and t[0] in allowed)), None)
+        if bad is None:
+            continue
+        hint = "--scheme bioes" if is_span_tag(bad) else "--scheme none to score tokens"
+        raise UsageError(f"{side} tag {bad!r} has no place in {scheme.upper()}; give {hint} (or leave "
+                         "out --scheme to detect it)")
+
+
+def mixed_span_message(gold_tags, pred_tags, gold_scheme: str, gold_name: str, pred_name: str) -> str:
+    """Which file has spans and which has a tag without the span form (named)."""
+    def first_odd(sequences) -> str:
+        return next((repr(t) for s in sequences for t in s if not is_span_tag(t)), "")
+    if gold_scheme == "none":
+        return (f"{gold_name} has tags without spans (such as {first_odd(gold_tags)}) but {pred_name} "
+                "has span tags; compare files of the same tag set, or give --scheme none")
+    return (f"{pred_name} has tags without spans (such as {first_odd(pred_tags)}) but {gold_name} is "
+            f"{gold_scheme.upper()}; compare files of the same tag set, or give --scheme none")
 
 
 def seqeval_scores(gold, pred, target: str) -> dict[str, Any]:

@@ -40,6 +40,7 @@ class TaggerConfig:
     bidirectional: bool = True
     dropout: float = 0.5
     crf: bool = True
+    layer_norm: bool = False
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS or self.char_encoder not in ENCODERS:
@@ -64,7 +65,8 @@ class Tagger(nn.Module):
         features = config.embed + (self.chars.output_size if self.chars else 0)
         self.dropout = Dropout(config.dropout)
         self.rnn = RNNStack(config.cell, features, config.hidden, config.layers,
-                            bidirectional=config.bidirectional, dropout=config.dropout)
+                            bidirectional=config.bidirectional, dropout=config.dropout,
+                            layer_norm=config.layer_norm)
         self.output = nn.Linear(self.rnn.output_size, num_labels)
         start, table, end = (torch.tensor(t, dtype=torch.bool) for t in transition_masks(config.labels, config.scheme))
         self.register_buffer("start_allowed", start, persistent=False)

@@ -1,6 +1,7 @@
 """CoNLL column files: one token per line, columns split on whitespace (or tabs), a blank
 line between sentences, `-DOCSTART-` lines skipped, a last sentence without a trailing
-blank line kept.
+blank line kept. For output that must line up with its input (`rnncli tag --input-format
+conll`), `iter_conll(..., passthrough=True)` also yields every other line, as `OtherLine`.
 
 Every token line of a file must have as many columns as its first token line; a line
 that does not is a DataError naming `file:line`, the expected and the found count.
@@ -23,12 +24,26 @@ SEPARATORS = {"space": None, "whitespace": None, "tab": "\t"}
 
 @dataclass
 class ConllSentence:
-    """One sentence: its rows of columns, and where it starts in its file."""
+    """One sentence: its rows of columns, where it starts in its file, and the line of each
+    row (a -DOCSTART- line inside a sentence makes them differ from `line + i`)."""
 
     rows: list[list[str]]
     line: int
     words: list[str] = field(default_factory=list)
     tags: list[str] | None = None
+    lines: list[int] = field(default_factory=list)
+
+
+@dataclass
+class OtherLine:
+    """A line that is not a token line (blank, or -DOCSTART-), kept in passthrough mode."""
+
+    line: int
+    text: str
+
+    @property
+    def docstart(self) -> bool:
+        return self.text.strip().startswith(DOCSTART)
 
 
 def column_index(number: int, name: str) -> int:
@@ -51,21 +66,22 @@ def split_row(line: str, sep: str | None) -> list[str]:
 
 
 def iter_conll(path: str | Path, word_column: int = 0, tag_column: int | None = -1,
-               sep: str | None = None) -> Iterator[ConllSentence]:
+               sep: str | None = None, passthrough: bool = False) -> Iterator[ConllSentence | OtherLine]:
     """Sentences of a CoNLL file (or "-" for stdin), read lazily. With `tag_column` None
-    the file needs no tag column (text to tag)."""
+    the file needs no tag column (text to tag). With `passthrough`, blank and -DOCSTART-
+    lines come too, in file order (a -DOCSTART- line then also ends a sentence)."""
     name = display_name(path)
     expected: int | None = None
     rows: list[list[str]] = []
-    first_line = 0
+    numbers: list[int] = []
     for number, line in iter_lines(path):
-        if not line.strip():
-            if rows:
-                yield make_sentence(rows, first_line, word_column, tag_column)
-                rows = []
-            continue
-        row = split_row(line, sep)
-        if row[0] == DOCSTART:
+        row = split_row(line, sep) if line.strip() else []
+        if not row or row[0] == DOCSTART:
+            if rows and (passthrough or not row):
+                yield make_sentence(rows, numbers, word_column, tag_column)
+                rows, numbers = [], []
+            if passthrough:
+                yield OtherLine(number, line)
             continue
         if expected is None:
             expected = check_first_row(row, name, number, word_column, tag_column)
@@ -74,11 +90,10 @@ def iter_conll(path: str | Path, word_column: int = 0, tag_column: int | None = 
                                              f"found {len(row)}")
         if any(not cell for cell in row):
             raise DataError.at(name, number, "empty column (two separators in a row?)")
-        if not rows:
-            first_line = number
         rows.append(row)
+        numbers.append(number)
     if rows:
-        yield make_sentence(rows, first_line, word_column, tag_column)
+        yield make_sentence(rows, numbers, word_column, tag_column)
 
 
 def check_first_row(row: list[str], name: str, number: int, word_column: int,
@@ -103,11 +118,11 @@ def normalised(index: int, width: int) -> int:
     return index if index >= 0 else width + index
 
 
-def make_sentence(rows: list[list[str]], line: int, word_column: int,
+def make_sentence(rows: list[list[str]], lines: list[int], word_column: int,
                   tag_column: int | None) -> ConllSentence:
     words = [row[word_column] for row in rows]
     tags = [row[tag_column] for row in rows] if tag_column is not None else None
-    return ConllSentence(rows=rows, line=line, words=words, tags=tags)
+    return ConllSentence(rows=rows, line=lines[0], words=words, tags=tags, lines=lines)
 
 
 def read_conll(path: str | Path, word_column: int = 0, tag_column: int | None = -1,
@@ -127,8 +142,3 @@ def format_sentence(rows: Sequence[Sequence[str]], tags: Sequence[str] | None = 
     lines = [joiner.join([*row, tag] if tags is not None else row)
              for row, tag in zip(rows, tags if tags is not None else [None] * len(rows))]
     return "".join(line + "\n" for line in lines) + "\n"
-
-
-def write_conll(sentences: Iterable[tuple[Sequence[Sequence[str]], Sequence[str]]],
-                sep: str | None = None) -> str:
-    return "".join(format_sentence(rows, tags, sep) for rows, tags in sentences)

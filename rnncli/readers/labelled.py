@@ -8,10 +8,15 @@
 
 Every error names `file:line`: a missing column (listing the ones that exist), a row with
 the wrong number of fields, an empty text or label, invalid JSON, an invalid UTF-8 byte.
+JSON is read strictly: NaN/Infinity, lone UTF-16 surrogates (which cannot be written
+back as UTF-8) and nesting deeper than MAX_JSON_DEPTH are refused, the last so that a
+line of 200,000 `[` is a DataError rather than a RecursionError here or when the record
+is written back out.
 Wholly blank lines are skipped (trailing blank lines are common and carry nothing).
 TSV is split on tabs without quoting (SST-2 and most NLP TSVs are written so: a `"` is
 an ordinary character); CSV uses the csv module, so quoted fields may hold commas and
-newlines.
+newlines. Lines end at "\n" only (as in readers/text.py), so a bare "\r" inside an
+unquoted CSV field is an error naming its line, not a silent row break.
 
 `InputRows` is the inference side: it parses one line at a time so `rnncli classify`
 can stream, and keeps every field so output can pass them through.
@@ -22,6 +27,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +41,13 @@ EXTENSIONS = {".tsv": "tsv", ".tab": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".
 TEXT_FIELDS = ("text", "sentence")
 LABEL_FIELD = "label"
 FASTTEXT_PREFIX = "__label__"
+# Leading fastText label tokens, split on ASCII blanks as fastText splits words. The two
+# parts of each repetition cannot overlap, so matching is linear in the line's length.
+FASTTEXT_LABELS = re.compile(r"[ \t\v\f\r]*((?:__label__[^ \t\v\f\r]*(?:[ \t\v\f\r]+|$))*)")
+ASCII_BLANKS = re.compile(r"[ \t\v\f\r]+")
+MAX_JSON_DEPTH = 100  # far beyond any real record, far below Python's recursion limit
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -125,7 +138,7 @@ def read_tsv(lines: list[str], name: str, text_field: str | None,
 
 
 def read_csv(text: str, name: str, text_field: str | None, label_field: str | None) -> list[Example]:
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(io.StringIO(text, newline="\n"), strict=True)
     try:
         header = next(reader)
         text_index, label_index = header_columns(header, name, text_field, label_field)
@@ -142,18 +155,59 @@ def read_csv(text: str, name: str, text_field: str | None, label_field: str | No
     except StopIteration:
         raise DataError(f"{name}: file is empty") from None
     except csv.Error as exc:
-        raise DataError.at(name, reader.line_num, f"malformed CSV ({exc})") from None
+        raise DataError.at(name, reader.line_num, csv_problem(exc)) from None
     return examples
+
+
+def csv_problem(exc: csv.Error) -> str:
+    """The csv module's complaint, reworded where its own hint would mislead."""
+    text = str(exc)
+    if "new-line character" in text:
+        return 'malformed CSV (a bare "\\r" in an unquoted field; lines must end in \\n or \\r\\n)'
+    return f"malformed CSV ({text.splitlines()[0] if text else 'error'})"
+
+
+def reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+# One decoder built once: json.loads(..., parse_constant=...) would build one per call.
+JSON_DECODER = json.JSONDecoder(parse_constant=reject_constant)
 
 
 def parse_json_object(line: str, name: str, number: int) -> dict[str, Any]:
     try:
-        record = json.loads(line)
+        record = JSON_DECODER.decode(line)
+    except RecursionError:
+        raise DataError.at(name, number, f"JSON nested too deeply (the limit is {MAX_JSON_DEPTH} "
+                                         "levels)") from None
     except ValueError as exc:
-        raise DataError.at(name, number, f"invalid JSON ({exc.args[0].split(':')[0]})") from None
+        reason = str(exc.args[0] if exc.args else exc).split(":")[0].splitlines()[0]
+        raise DataError.at(name, number, f"invalid JSON ({reason})") from None
     if not isinstance(record, dict):
         raise DataError.at(name, number, f"expected a JSON object, found {type(record).__name__}")
+    deep = line.count("[") + line.count("{") > MAX_JSON_DEPTH
+    if deep or SURROGATE_ESCAPE.search(line):  # the cheap tests spare the walk on most lines
+        check_json_value(record, name, number)
     return record
+
+
+def check_json_value(value: Any, name: str, number: int) -> None:
+    """Refuse nesting past MAX_JSON_DEPTH and lone surrogates, walking without recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise DataError.at(name, number, f"JSON nested too deeply (the limit is {MAX_JSON_DEPTH} "
+                                             "levels)")
+        if isinstance(item, dict):
+            stack.extend((key, depth) for key in item)
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str) and SURROGATE.search(item):
+            raise DataError.at(name, number, "invalid JSON string (a lone UTF-16 surrogate escape, "
+                                             "which is not a character)")
 
 
 def json_field(record: dict[str, Any], key: str, name: str, number: int, role: str) -> str:
@@ -181,29 +235,42 @@ def read_jsonl(lines: list[str], name: str, text_field: str | None,
     return examples
 
 
+def split_fasttext(line: str) -> tuple[list[str], str]:
+    """`__label__a __label__b some text` -> (["a", "b"], "some text")."""
+    match = FASTTEXT_LABELS.match(line)
+    tokens = ASCII_BLANKS.split(match.group(1))
+    labels = [token[len(FASTTEXT_PREFIX):] for token in tokens if token]
+    return labels, line[match.end():].strip()
+
+
 def read_fasttext(lines: list[str], name: str) -> list[Example]:
     examples = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        first, _, rest = line.strip().partition(" ")
-        if not first.startswith(FASTTEXT_PREFIX) or first == FASTTEXT_PREFIX:
+        labels, text = split_fasttext(line)
+        if not labels or not labels[0]:
             raise DataError.at(name, number, f"expected a line starting with {FASTTEXT_PREFIX}LABEL")
-        if rest.lstrip().startswith(FASTTEXT_PREFIX):
+        if len(labels) > 1:
             raise DataError.at(name, number, "more than one label; only single-label classification "
                                              "is supported")
-        examples.append(checked_example(rest.strip(), first[len(FASTTEXT_PREFIX):], name, number))
+        examples.append(checked_example(text, labels[0], name, number))
     return examples
 
 
 class InputRows:
-    """Parse inference input one line at a time: `text`, `tsv` (header first) or `jsonl`.
+    """Parse inference input one line at a time: `text`, `tsv` or `csv` (header first),
+    `jsonl`, or `fasttext` (`__label__X text` or bare text; the labels are kept, not used).
 
     `parse(number, line)` returns the text to classify (None for a blank line or the
-    header) and the parsed fields, which the output formatter passes through.
+    header) and the parsed fields, which the output formatter passes through: the line
+    (text), the list of fields (tsv, csv; the header row is `self.header` itself), the
+    record (jsonl), or {"text": ..., "labels": [...]} (fasttext).
+    CSV is parsed line by line so input can stream: a quoted field spanning lines is
+    refused, naming its line.
     """
 
-    FORMATS = ("text", "tsv", "jsonl")
+    FORMATS = ("text", "tsv", "csv", "jsonl", "fasttext")
 
     def __init__(self, fmt: str, name: str, text_field: str | None = None):
         if fmt not in self.FORMATS:
@@ -215,27 +282,43 @@ class InputRows:
     def parse(self, number: int, line: str) -> tuple[str | None, Any]:
         if self.fmt == "text":
             return (line if line.strip() else None), line
-        if self.fmt == "tsv":
-            return self.parse_tsv(number, line)
+        if self.fmt in ("tsv", "csv"):
+            return self.parse_row(number, line)
         if not line.strip():
             return None, None
+        if self.fmt == "fasttext":
+            labels, text = split_fasttext(line)
+            return (text or None), {"text": text, "labels": labels}
         record = parse_json_object(line, self.name, number)
         key = pick_column(list(record), self.text_field, TEXT_FIELDS, "text", self.name, number,
                           "--text-field")
         text = json_field(record, key, self.name, number, "text")
         return (text if text.strip() else None), record
 
-    def parse_tsv(self, number: int, line: str) -> tuple[str | None, Any]:
-        if self.header is None:
-            self.header = line.split("\t")
-            self.text_index = self.header.index(pick_column(
-                self.header, self.text_field, TEXT_FIELDS, "text", self.name, number, "--text-field"))
-            return None, self.header
-        if not line.strip():
+    def parse_row(self, number: int, line: str) -> tuple[str | None, Any]:
+        if self.header is not None and not line.strip():
             return None, None
-        fields = line.split("\t")
+        fields = self.split_row(number, line)
+        if self.header is None:
+            self.header = fields
+            self.text_index = fields.index(pick_column(
+                fields, self.text_field, TEXT_FIELDS, "text", self.name, number, "--text-field"))
+            return None, self.header
         if len(fields) != len(self.header):
-            raise DataError.at(self.name, number, f"expected {len(self.header)} tab-separated fields "
-                                                  f"(as in the header), found {len(fields)}")
+            kind = "tab" if self.fmt == "tsv" else "comma"
+            raise DataError.at(self.name, number, f"expected {len(self.header)} {kind}-separated "
+                                                  f"fields (as in the header), found {len(fields)}")
         text = fields[self.text_index]
         return (text if text.strip() else None), fields
+
+    def split_row(self, number: int, line: str) -> list[str]:
+        if self.fmt == "tsv":
+            return line.split("\t")
+        try:
+            return next(csv.reader([line], strict=True), [])
+        except csv.Error as exc:
+            if "unexpected end of data" in str(exc):
+                raise DataError.at(self.name, number, "unterminated quoted CSV field (a field "
+                                                      "spanning lines cannot be streamed; keep each "
+                                                      "row on one line)") from None
+            raise DataError.at(self.name, number, csv_problem(exc)) from None

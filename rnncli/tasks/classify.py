@@ -10,39 +10,23 @@ order is input order.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
 
 from rnncli.batching import bucketed_batches, inference_batches, pad
-from rnncli.checkpoint import fingerprint, load_weights, read_config
-from rnncli.errors import ConfigError, DataError
+from rnncli.config import TrainConfig
+from rnncli.errors import ConfigError, DataError, UsageError
 from rnncli.metrics.classification import accuracy_and_macro_f1, classification_report
 from rnncli.models.classifier import Classifier, ClassifierConfig
 from rnncli.readers.labelled import Example, detect_format, read_labelled
-from rnncli.runtime import pick_device, seed_everything
-from rnncli.tasks.common import (check_out_dir, check_same_data, checkpoint_config, open_checkpoint,
-                                 resolve_options, run_training, tokenizer_dir)
+from rnncli.tasks.base import Task, tokenizer_dir
 from rnncli.tokenizer import UNK_ID, Tokenizer, load_tokenizer, train_tokenizer
-from rnncli.training import Notice, TrainJob
 
-TASK = "classify"
-METRICS = ("accuracy", "macro_f1")
-CLASS_WEIGHTS = ("none", "balanced")
-# Chosen on SST-2 with 2 CPU cores (see bench/bench_classify.py): a one-layer BiLSTM with
-# max pooling over sentencepiece unigram pieces, evaluated twice an epoch there.
-TASK_DEFAULTS: dict[str, Any] = {
-    "tokenizer": "unigram", "vocab_size": 16000, "embed": 128, "hidden": 128, "layers": 1,
-    "bidirectional": True, "dropout": 0.3, "batch_size": 64, "lr": 2e-3, "warmup": 100,
-    "epochs": 10,
-    # classification's own options
-    "format": None, "text_field": None, "label_field": None, "pooling": "max",
-    "class_weights": "none", "allow_unseen_labels": False, "metric": "accuracy",
-    "max_length": 400, "max_tokens": None,
-}
 EVAL_EVERY_CAP = 500           # default --eval-every: each epoch, or every 500 steps if sooner
 PREDICT_BATCH = 256
 
@@ -62,8 +46,8 @@ def encode_texts(tokenizer: Tokenizer, texts: Sequence[str], max_length: int) ->
 
 def class_weight_tensor(kind: str, label_ids: Sequence[int], num_labels: int) -> torch.Tensor | None:
     """'balanced': n / (k * count_c), as scikit-learn's compute_class_weight; 'none': None."""
-    if kind not in CLASS_WEIGHTS:
-        raise ConfigError(f"--class-weights {kind!r} is not one of: {', '.join(CLASS_WEIGHTS)}")
+    if kind not in ("none", "balanced"):
+        raise ConfigError(f"--class-weights {kind!r} is not one of: none, balanced")
     if kind == "none":
         return None
     counts = torch.bincount(torch.tensor(list(label_ids), dtype=torch.long), minlength=num_labels).float()
@@ -83,23 +67,6 @@ def make_batch(sequences: list[list[int]], labels: torch.Tensor, indices: list[i
     return {"ids": ids, "lengths": lengths, "labels": labels[indices]}
 
 
-class EpochBatches:
-    """epoch -> that epoch's padded batches; the latest epoch is kept (the loop asks twice)."""
-
-    def __init__(self, sequences: list[list[int]], labels: torch.Tensor, seed: int,
-                 batch_size: int, max_tokens: int | None):
-        self.sequences, self.labels, self.seed = sequences, labels, seed
-        self.batch_size, self.max_tokens = batch_size, max_tokens
-        self.lengths = [len(s) for s in sequences]
-        self.cached: tuple[int, list] | None = None
-
-    def __call__(self, epoch: int) -> list[dict[str, torch.Tensor]]:
-        if self.cached is None or self.cached[0] != epoch:
-            groups = bucketed_batches(self.lengths, self.seed, epoch, self.max_tokens, self.batch_size)
-            self.cached = (epoch, [make_batch(self.sequences, self.labels, g) for g in groups])
-        return self.cached[1]
-
-
 @torch.no_grad()
 def predict_probs(model: Classifier, sequences: Sequence[Sequence[int]], device: torch.device,
                   batch_size: int = PREDICT_BATCH, max_tokens: int | None = None) -> torch.Tensor:
@@ -113,8 +80,7 @@ def predict_probs(model: Classifier, sequences: Sequence[Sequence[int]], device:
     return probs
 
 
-def check_labels(train: list[Example], valid: list[Example], valid_path: Path,
-                 allow_unseen: bool) -> list[str]:
+def check_labels(train: list[Example], valid: list[Example], valid_path, allow_unseen: bool) -> list[str]:
     """The label set (from training); unseen validation labels are an error unless allowed."""
     labels = label_order({e.label for e in train})
     known = set(labels)
@@ -127,108 +93,137 @@ def check_labels(train: list[Example], valid: list[Example], valid_path: Path,
     return labels
 
 
-def build_model(options: dict[str, Any], vocab_size: int, num_labels: int) -> Classifier:
-    return Classifier(ClassifierConfig(
-        vocab_size=vocab_size, num_labels=num_labels, embed=options["embed"], hidden=options["hidden"],
-        layers=options["layers"], cell=options["cell"], bidirectional=options["bidirectional"],
-        dropout=options["dropout"], layer_norm=options["layer_norm"], pooling=options["pooling"]))
+class ClassifyTask(Task):
+    name, metric, maximize, unit = "classify", "accuracy", True, "sentences"
+    model_class, model_config = Classifier, ClassifierConfig
 
+    def __init__(self, settings, train, saved=None):
+        super().__init__(settings, train, saved)
+        self.metric = settings.metric   # the best checkpoint follows --metric
 
-def check_options(options: dict[str, Any]) -> None:
-    if options["metric"] not in METRICS:
-        raise ConfigError(f"--metric {options['metric']!r} is not one of: {', '.join(METRICS)}")
-    if options["max_length"] < 1:
-        raise ConfigError(f"--max-length must be positive, got {options['max_length']}")
-    class_weight_tensor(options["class_weights"], [], 1)  # validates the name
+    def read_data(self, sources) -> None:
+        s = self.settings
+        read = dict(fmt=s.format, text_field=s.text_field, label_field=s.label_field)
+        self.train_set = read_labelled(sources["train"], **read)
+        self.valid_set = read_labelled(sources["valid"], **read)
+        self.labels = check_labels(self.train_set, self.valid_set, sources["valid"], s.allow_unseen_labels)
+        self.data_format = detect_format(sources["train"], s.format)
 
+    def build_tokenizers(self) -> Tokenizer:
+        return train_tokenizer(self.settings.tokenizer, [e.text for e in self.train_set], self.settings.vocab_size)
 
-def train_classify(given: dict[str, Any], train_path: Path, valid_path: Path, out: Path,
-                   resume: bool) -> Iterator[Any]:
-    """Train a classifier; yields training events (see training.py)."""
-    check_out_dir(out, resume)
-    options = resolve_options({**given, "valid": str(valid_path)}, {**TASK_DEFAULTS, "valid": None},
-                              out, resume)
-    check_options(options)
-    read = dict(fmt=options["format"], text_field=options["text_field"], label_field=options["label_field"])
-    train, valid = read_labelled(train_path, **read), read_labelled(options["valid"], **read)
-    labels = check_labels(train, valid, Path(options["valid"]), options["allow_unseen_labels"])
-    data = {"train": fingerprint(train_path), "valid": fingerprint(options["valid"])}
-    if resume:
-        check_same_data(read_config(out)["data"], data)
-    seed_everything(options["seed"])
-    texts = [e.text for e in train]
-    tokenizer = (load_tokenizer(tokenizer_dir(out)) if resume else
-                 train_tokenizer(options["tokenizer"], texts, options["vocab_size"]))
-    index = {label: i for i, label in enumerate(labels)}
-    train_ids = encode_texts(tokenizer, texts, options["max_length"])
-    train_labels = torch.tensor([index[e.label] for e in train])
-    valid_ids = encode_texts(tokenizer, [e.text for e in valid], options["max_length"])
-    # unseen validation labels (allowed) get indices past the model's: always counted wrong
-    unseen = label_order({e.label for e in valid} - set(labels))
-    index.update({label: len(labels) + i for i, label in enumerate(unseen)})
-    valid_gold = [index[e.label] for e in valid]
-    weights = class_weight_tensor(options["class_weights"], train_labels.tolist(), len(labels))
-    model = build_model(options, tokenizer.vocab_size, len(labels))
-    batches = EpochBatches(train_ids, train_labels, options["seed"], options["batch_size"], options["max_tokens"])
-    if options["eval_every"] is None and not resume:
-        options["eval_every"] = max(1, min(EVAL_EVERY_CAP, len(batches(0))))
-    yield Notice(f"{len(train):,} training and {len(valid):,} validation examples, {len(labels)} labels, "
-                 f"{options['tokenizer']} tokenizer of {tokenizer.vocab_size:,} pieces")
+    @classmethod
+    def load_tokenizers(cls, directory: Path, config: dict[str, Any]) -> Tokenizer:
+        return load_tokenizer(tokenizer_dir(directory))
 
-    def evaluate(model, device):
-        predicted = predict_probs(model, valid_ids, device).argmax(dim=-1).tolist()
-        return accuracy_and_macro_f1(valid_gold, predicted, len(labels) + len(unseen))
+    def build_model(self) -> Classifier:
+        s, labels = self.settings, self.labels
+        if s.tie_embeddings:
+            raise ConfigError("--tie-embeddings: a classifier has no output layer over the vocabulary to tie")
+        index = {label: i for i, label in enumerate(labels)}
+        self.train_ids = encode_texts(self.vocab, [e.text for e in self.train_set], s.max_length)
+        self.train_labels = torch.tensor([index[e.label] for e in self.train_set])
+        self.valid_ids = encode_texts(self.vocab, [e.text for e in self.valid_set], s.max_length)
+        # unseen validation labels (allowed) get indices past the model's: always counted wrong
+        self.unseen = label_order({e.label for e in self.valid_set} - set(labels))
+        index.update({label: len(labels) + i for i, label in enumerate(self.unseen)})
+        self.valid_gold = [index[e.label] for e in self.valid_set]
+        self.weights = class_weight_tensor(s.class_weights, self.train_labels.tolist(), len(labels))
+        self.lengths = [len(ids) for ids in self.train_ids]
+        self.cached: tuple[int, list] | None = None
+        self.notes.append(f"{len(self.train_set):,} training and {len(self.valid_set):,} validation examples, "
+                          f"{len(labels)} labels, {s.tokenizer} tokenizer of {self.vocab.vocab_size:,} pieces")
+        return Classifier(ClassifierConfig(
+            vocab_size=self.vocab.vocab_size, num_labels=len(labels), embed=s.embed, hidden=s.hidden,
+            layers=s.layers, cell=s.cell, bidirectional=s.bidirectional, dropout=s.dropout,
+            layer_norm=s.layer_norm, pooling=s.pooling))
 
-    job = TrainJob(model=model, loss=lambda m, b: classify_loss(m, b, weights), epoch_batches=batches,
-                   evaluate=evaluate, metric=options["metric"], maximize=True, unit="sentences")
-    # data_format: what the training file was read as, for eval files whose name says nothing
-    config = checkpoint_config(TASK, options, model.config.to_dict(), data, labels=labels,
-                               data_format=detect_format(train_path, options["format"]),
-                               tokenizer=tokenizer.describe(),
-                               class_weights=None if weights is None else weights.tolist())
-    writer = open_checkpoint(out, config, lambda d: tokenizer.save(tokenizer_dir(d)), resume)
-    yield from run_training(job, options, out, writer, resume)
+    def adjust_training(self, train: TrainConfig) -> TrainConfig:
+        if train.eval_every is not None:
+            return train
+        return dataclasses.replace(train, eval_every=max(1, min(EVAL_EVERY_CAP, len(self.epoch_batches(0)))))
+
+    def epoch_batches(self, epoch: int) -> list[dict[str, torch.Tensor]]:
+        if self.cached is None or self.cached[0] != epoch:   # the loop asks twice for an epoch
+            groups = bucketed_batches(self.lengths, self.train.seed, epoch, self.settings.max_tokens,
+                                      self.train.batch_size)
+            self.cached = (epoch, [make_batch(self.train_ids, self.train_labels, g) for g in groups])
+        return self.cached[1]
+
+    def loss(self, model, batch):
+        return classify_loss(model, batch, self.weights)
+
+    def evaluate(self, model, device) -> dict[str, float]:
+        predicted = predict_probs(model, self.valid_ids, device).argmax(dim=-1).tolist()
+        return accuracy_and_macro_f1(self.valid_gold, predicted, len(self.labels) + len(self.unseen))
+
+    def describe(self) -> dict[str, Any]:
+        # data_format: what the training file was read as, for eval files whose name says nothing
+        return {"labels": self.labels, "data_format": self.data_format, "tokenizer": self.vocab.describe(),
+                "class_weights": None if self.weights is None else self.weights.tolist()}
+
+    def save_files(self, directory: Path) -> None:
+        self.vocab.save(tokenizer_dir(directory))
+
+    @classmethod
+    def load(cls, checkpoint, device: str = "auto", **options):
+        if options:
+            raise UsageError(f"a classifier takes no loading option {sorted(options)[0]!r}")
+        return TextClassifier(*cls.load_parts(checkpoint, device))
 
 
 @dataclass
-class LoadedClassifier:
+class Prediction:
+    """A label, its probability, and the best `top_k` (label, probability) pairs."""
+
+    label: str
+    probability: float
+    top_k: list[tuple[str, float]]
+
+
+class TextClassifier:
     """A trained classifier ready for inference."""
 
-    model: Classifier
-    tokenizer: Tokenizer
-    labels: list[str]
-    config: dict[str, Any]
-    device: torch.device
+    task = "classify"
+
+    def __init__(self, config: dict[str, Any], tokenizer: Tokenizer, model: Classifier, device: torch.device):
+        self.config, self.tokenizer, self.model, self.device = config, tokenizer, model, device
+        self.labels = list(config["labels"])
+
+    def classify(self, lines: str | Sequence[str], top_k: int = 1, batch_size: int = PREDICT_BATCH) -> list[Prediction]:
+        """One Prediction per text, in input order."""
+        texts = [lines] if isinstance(lines, str) else list(lines)
+        if not texts:
+            return []
+        values, indices = self.predict(texts, batch_size).topk(min(top_k, len(self.labels)), dim=-1)
+        results = []
+        for scores, ids in zip(values.tolist(), indices.tolist()):
+            ranked = [(self.labels[i], p) for i, p in zip(ids, scores)]
+            results.append(Prediction(ranked[0][0], ranked[0][1], ranked))
+        return results
 
     def predict(self, texts: Sequence[str], batch_size: int = PREDICT_BATCH) -> torch.Tensor:
         """Probabilities (N, C) for texts, in input order."""
         ids = encode_texts(self.tokenizer, texts, self.config["options"]["max_length"])
         return predict_probs(self.model, ids, self.device, batch_size)
 
+    def evaluate(self, data: Sequence[str], batch_size: int = PREDICT_BATCH, **options: Any) -> dict[str, Any]:
+        """The full report on a labelled file read with the training run's format and fields
+        (the format falls back to the training one when the extension says nothing)."""
+        from rnncli.readers.labelled import EXTENSIONS
 
-def load_classifier(checkpoint: Path, device_name: str = "auto") -> LoadedClassifier:
-    config = read_config(checkpoint, TASK)
-    tokenizer = load_tokenizer(tokenizer_dir(checkpoint))
-    model = Classifier(ClassifierConfig.from_dict(config["model"]))
-    load_weights(checkpoint, model)
-    device = pick_device(device_name)
-    return LoadedClassifier(model.to(device).eval(), tokenizer, list(config["labels"]), config, device)
+        if len(data) != 1:
+            raise UsageError("a classifier is evaluated on one labelled file: rnncli eval CKPT FILE")
+        path, saved = data[0], self.config["options"]
+        known = Path(str(path)).suffix.lower() in EXTENSIONS
+        fmt = None if known else saved.get("format") or self.config.get("data_format")
+        examples = read_labelled(path, fmt, saved.get("text_field"), saved.get("label_field"))
+        predicted = self.predict([e.text for e in examples], batch_size).argmax(dim=-1).tolist()
+        unseen = label_order({e.label for e in examples} - set(self.labels))
+        labels = self.labels + unseen           # gold labels the model cannot predict go last
+        index = {label: i for i, label in enumerate(labels)}
+        report = classification_report([index[e.label] for e in examples], predicted, labels)
+        return {"data": str(path), **report, "unseen_labels": unseen}
 
 
-def evaluate_classifier(checkpoint: Path, path: Path, device_name: str = "auto",
-                        batch_size: int = PREDICT_BATCH) -> dict[str, Any]:
-    """The full report on a labelled file read with the training run's format and fields
-    (the format falls back to the training one when the extension says nothing)."""
-    from rnncli.readers.labelled import EXTENSIONS
-
-    loaded = load_classifier(checkpoint, device_name)
-    saved = loaded.config["options"]
-    known = Path(path).suffix.lower() in EXTENSIONS
-    fmt = None if known else saved.get("format") or loaded.config.get("data_format")
-    examples = read_labelled(path, fmt, saved.get("text_field"), saved.get("label_field"))
-    predicted = loaded.predict([e.text for e in examples], batch_size).argmax(dim=-1).tolist()
-    unseen = label_order({e.label for e in examples} - set(loaded.labels))
-    labels = loaded.labels + unseen           # gold labels the model cannot predict go last
-    index = {label: i for i, label in enumerate(labels)}
-    report = classification_report([index[e.label] for e in examples], predicted, labels)
-    return {"data": str(path), **report, "unseen_labels": unseen}
+TASK = ClassifyTask

@@ -1,10 +1,13 @@
 """Output lines for `rnncli classify`: one per input line, fields passed through.
 
     text   PRED<TAB>PROB (with --top-k K: K label/probability pairs)
-    tsv    the input's fields (the text, for text input), then the prediction columns;
-           TSV input's header row gains `predicted`, `probability` (and `_2`... for top-k)
-    jsonl  the input's record ({"text": ...} for text input; header keys for TSV input)
-           plus "predicted", "probability" and, with --top-k above 1, "top_k"
+    tsv    the input's fields (the text, for text and fastText input), then the prediction
+           columns; a TSV/CSV input's header row gains `predicted`, `probability` (and
+           `_2`... for top-k)
+    csv    the same, written as CSV (quoted where needed)
+    jsonl  the input's record ({"text": ...} for text input; header keys for TSV/CSV input;
+           {"text", "labels"} for fastText input) plus "predicted", "probability" and, with
+           --top-k above 1, "top_k"
 
 A blank input line gives a blank output line. A row whose text is empty keeps its fields
 with empty prediction columns (null in JSONL). With TSV input and JSONL output the header
@@ -13,13 +16,20 @@ row becomes no line (its names are the records' keys).
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from typing import Any, Sequence
 
-from rnncli.errors import UsageError
+from rnncli.errors import DataError, UsageError
 from rnncli.readers.labelled import InputRows
 
-OUTPUT_FORMATS = ("text", "tsv", "jsonl")
+OUTPUT_FORMATS = ("text", "tsv", "csv", "jsonl")
+TABLES = ("tsv", "csv")   # input formats with a header row
+
+
+def default_output_format(input_format: str) -> str:
+    return {"text": "text", "fasttext": "text"}.get(input_format, input_format)
 
 
 def check_output_format(fmt: str) -> None:
@@ -44,7 +54,7 @@ def classify_chunk(loaded, rows: InputRows, chunk: Sequence[tuple[int, str]], ou
         if text is not None:
             scores, label_ids = next(ranked)
             top = [(loaded.labels[i], p) for i, p in zip(label_ids, scores)]
-        line = format_line(rows, fields, top, output_format, k)
+        line = format_line(rows, fields, top, output_format, k, number)
         if line is not None:
             lines.append(line)
     return lines
@@ -58,21 +68,21 @@ def prediction_columns(k: int) -> list[str]:
 
 
 def format_line(rows: InputRows, fields: Any, top: list[tuple[str, float]] | None,
-                output_format: str, k: int) -> str | None:
-    """One output line; None only for a TSV header under JSONL output."""
-    if rows.fmt == "tsv" and fields is rows.header:
+                output_format: str, k: int, number: int = 0) -> str | None:
+    """One output line; None only for a TSV/CSV header under JSONL output."""
+    if rows.fmt in TABLES and fields is rows.header:
         if output_format == "jsonl":
             return None
         header = prediction_columns(k)
-        return "\t".join(header if output_format == "text" else fields + header)
+        return join_fields(header if output_format == "text" else fields + header, output_format, rows, number)
     if fields is None or (rows.fmt == "text" and top is None):
         return ""                                     # a blank line stays blank
     pairs = [] if top is None else [x for label, p in top for x in (label, f"{p:.4f}")]
     if output_format == "text":
         return "\t".join(pairs)
-    if output_format == "tsv":
-        passed = [fields] if rows.fmt == "text" else list(fields)
-        return "\t".join(passed + (pairs or [""] * (2 * k)))
+    if output_format in TABLES:
+        passed = [fields] if rows.fmt == "text" else [fields["text"]] if rows.fmt == "fasttext" else list(fields)
+        return join_fields(passed + (pairs or [""] * (2 * k)), output_format, rows, number)
     record = as_record(rows, fields)
     record["predicted"] = top[0][0] if top else None
     record["probability"] = round(top[0][1], 6) if top else None
@@ -81,9 +91,20 @@ def format_line(rows: InputRows, fields: Any, top: list[tuple[str, float]] | Non
     return json.dumps(record, ensure_ascii=False)
 
 
+def join_fields(fields: list[str], output_format: str, rows: InputRows, number: int) -> str:
+    if output_format == "csv":
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="").writerow(fields)
+        return buffer.getvalue()
+    if any("\t" in field for field in fields):   # would shift every later column
+        raise DataError.at(rows.name, number, "a field holds a tab, which TSV output cannot keep; "
+                                              "use --output-format csv or jsonl")
+    return "\t".join(fields)
+
+
 def as_record(rows: InputRows, fields: Any) -> dict[str, Any]:
     if rows.fmt == "text":
         return {"text": fields}
-    if rows.fmt == "tsv":
+    if rows.fmt in TABLES:
         return dict(zip(rows.header, fields))
     return dict(fields)

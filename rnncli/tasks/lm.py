@@ -1,5 +1,5 @@
 """Language modelling (one-to-many): train on a text stream, evaluate nats per token and
-per character, sample continuations.
+per character; sampling lives in tasks/lm_generate.py.
 
 The training text is one token stream with a <s> in front. Each epoch cuts it into
 windows of seq_len + 1 tokens from a random offset and shuffles them (a pure function of
@@ -12,30 +12,18 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from rnncli.batching import epoch_generator
-from rnncli.checkpoint import fingerprint, load_weights, read_config
-from rnncli.errors import ConfigError, DataError
+from rnncli.errors import ConfigError, UsageError
 from rnncli.models.lm import LanguageModel, LMConfig
 from rnncli.readers.text import read_text
-from rnncli.runtime import pick_device, seed_everything
-from rnncli.tasks.common import (check_out_dir, check_same_data, checkpoint_config, open_checkpoint,
-                                 resolve_options,
-                                 run_training, tokenizer_dir)
+from rnncli.tasks.base import Task, tokenizer_dir
 from rnncli.tokenizer import BOS_ID, Tokenizer, load_tokenizer, train_tokenizer
-from rnncli.training import Notice, TrainJob
 
-TASK = "lm"
-# Measured on Tiny Shakespeare (bench/bench_lm.py): on a CPU budget, one 512-unit layer with
-# small batches (more updates per token) beat two layers and 64-sequence batches.
-TASK_DEFAULTS: dict[str, Any] = {
-    "tokenizer": "char", "embed": 64, "hidden": 512, "layers": 1, "dropout": 0.1,
-    "batch_size": 16, "lr": 2e-3, "warmup": 100, "epochs": 20, "seq_len": 128,
-}
 HOLDOUT = 0.1
 EVAL_ROWS = 32
 
@@ -56,13 +44,12 @@ def split_holdout(text: str) -> tuple[str, str]:
 
 def window_batches(stream: torch.Tensor, seq_len: int, batch_size: int, seed: int,
                    epoch: int) -> list[dict[str, torch.Tensor]]:
-    """Shuffled (B, seq_len + 1) windows of the stream, starting at a random offset."""
+    """Shuffled (B, seq_len + 1) windows of the stream, starting at a random offset. The
+    stream must hold at least seq_len + 1 tokens."""
     generator = epoch_generator(seed, epoch)
     span = seq_len + 1
     offset = int(torch.randint(0, seq_len, (1,), generator=generator)) if len(stream) > span + seq_len else 0
     starts = torch.arange(offset, len(stream) - span + 1, seq_len)
-    if len(starts) == 0:
-        raise DataError(f"the training text is shorter than one window ({span} tokens); lower --seq-len")
     starts = starts[torch.randperm(len(starts), generator=generator)]
     columns = torch.arange(span)
     return [{"ids": stream[chunk.unsqueeze(1) + columns]} for chunk in starts.split(batch_size)]
@@ -114,78 +101,80 @@ def lm_report(nats: float, tokens: int, chars: int) -> dict[str, float]:
             "tokens": tokens, "chars": chars}
 
 
-def build_tokenizer(options: dict[str, Any], text: str) -> Tokenizer:
-    """Characters are counted over the whole text (newline included); sentencepiece learns
-    from lines and knows "\n" as a symbol of its own."""
-    kind = options["tokenizer"]
-    texts = [text] if kind == "char" else text.split("\n")
-    return train_tokenizer(kind, texts, options["vocab_size"])
+class LMTask(Task):
+    name, metric, maximize, unit = "lm", "nats_per_char", False, "tokens"
+    model_class, model_config = LanguageModel, LMConfig
 
+    def read_data(self, sources) -> None:
+        text = read_text(sources["train"])
+        self.holdout = None
+        if sources.get("valid") is not None:
+            self.train_text, self.valid_text = text, read_text(sources["valid"])
+        else:
+            self.train_text, self.valid_text = split_holdout(text)
+            self.holdout = {"chars": len(self.valid_text)}
+            self.notes.append(f"no --valid given: holding out the last {len(self.valid_text):,} characters "
+                              f"(~10%) of {sources['train']} for validation")
 
-def build_model(options: dict[str, Any], vocab_size: int) -> LanguageModel:
-    if options.get("bidirectional"):
-        raise ConfigError("--bidirectional: a language model reads left to right only")
-    return LanguageModel(LMConfig(
-        vocab_size=vocab_size, embed=options["embed"], hidden=options["hidden"],
-        layers=options["layers"], cell=options["cell"], dropout=options["dropout"],
-        layer_norm=options["layer_norm"], tie_embeddings=options["tie_embeddings"]))
+    def build_tokenizers(self) -> Tokenizer:
+        """Characters are counted over the whole text (newline included); sentencepiece
+        learns from lines and knows "\\n" as a symbol of its own."""
+        kind = self.settings.tokenizer
+        texts = [self.train_text] if kind == "char" else self.train_text.split("\n")
+        return train_tokenizer(kind, texts, self.settings.vocab_size)
 
+    @classmethod
+    def load_tokenizers(cls, directory: Path, config: dict[str, Any]) -> Tokenizer:
+        return load_tokenizer(tokenizer_dir(directory))
 
-def train_lm(given: dict[str, Any], train_path: Path, valid_path: Path | None, out: Path,
-             resume: bool) -> Iterator[Any]:
-    """Train a language model; yields training events (see training.py)."""
-    check_out_dir(out, resume)
-    options = resolve_options({**given, "valid": str(valid_path) if valid_path else None},
-                              {**TASK_DEFAULTS, "valid": None}, out, resume)
-    text = read_text(train_path)
-    if options["valid"]:
-        valid_text = read_text(options["valid"])
-        train_text = text
-    else:
-        train_text, valid_text = split_holdout(text)
-        yield Notice(f"no --valid given: holding out the last {len(valid_text):,} characters "
-                     f"(~10%) of {train_path} for validation")
-    data = {"train": fingerprint(train_path)}
-    if options["valid"]:
-        data["valid"] = fingerprint(options["valid"])
-    if resume:
-        check_same_data(read_config(out)["data"], data)
-    seed_everything(options["seed"])
-    tokenizer = load_tokenizer(tokenizer_dir(out)) if resume else build_tokenizer(options, train_text)
-    train_stream = encode_stream(tokenizer, train_text)
-    valid_stream = encode_stream(tokenizer, valid_text)
-    model = build_model(options, tokenizer.vocab_size)
-    seq_len, batch_size, seed = options["seq_len"], options["batch_size"], options["seed"]
+    def build_model(self) -> LanguageModel:
+        s = self.settings
+        if s.bidirectional:
+            raise ConfigError("--bidirectional: a language model reads left to right only")
+        self.train_stream = encode_stream(self.vocab, self.train_text)
+        self.valid_stream = encode_stream(self.vocab, self.valid_text)
+        # A text shorter than one window still trains, on one window of what there is.
+        self.window = min(s.seq_len, len(self.train_stream) - 1)
+        if self.window < s.seq_len:
+            self.notes.append(f"the training text has only {len(self.train_stream) - 1:,} tokens: training "
+                              f"windows shrink from --seq-len {s.seq_len} to {self.window}")
+        return LanguageModel(LMConfig(vocab_size=self.vocab.vocab_size, embed=s.embed, hidden=s.hidden,
+                                      layers=s.layers, cell=s.cell, dropout=s.dropout, layer_norm=s.layer_norm,
+                                      tie_embeddings=s.tie_embeddings))
 
-    def evaluate(model, device):
-        nats, tokens = stream_nats(model, valid_stream, device, seq_len)
-        return {k: v for k, v in lm_report(nats, tokens, len(valid_text)).items()
+    def epoch_batches(self, epoch: int):
+        return window_batches(self.train_stream, self.window, self.train.batch_size, self.train.seed, epoch)
+
+    def loss(self, model, batch):
+        return lm_loss(model, batch)
+
+    def evaluate(self, model, device) -> dict[str, float]:
+        nats, tokens = stream_nats(model, self.valid_stream, device, self.settings.seq_len)
+        return {k: v for k, v in lm_report(nats, tokens, len(self.valid_text)).items()
                 if k not in ("tokens", "chars")}
 
-    job = TrainJob(model=model, loss=lm_loss, metric="nats_per_char", maximize=False, unit="tokens",
-                   epoch_batches=lambda epoch: window_batches(train_stream, seq_len, batch_size, seed, epoch),
-                   evaluate=evaluate)
-    config = checkpoint_config(TASK, options, model.config.to_dict(), data,
-                               tokenizer=tokenizer.describe(),
-                               holdout=None if options["valid"] else {"chars": len(valid_text)})
-    writer = open_checkpoint(out, config, lambda d: tokenizer.save(tokenizer_dir(d)), resume)
-    yield from run_training(job, options, out, writer, resume)
+    def describe(self) -> dict[str, Any]:
+        return {"tokenizer": self.vocab.describe(), "holdout": self.holdout}
+
+    def save_files(self, directory: Path) -> None:
+        self.vocab.save(tokenizer_dir(directory))
+
+    @classmethod
+    def load(cls, checkpoint, device: str = "auto", **options):
+        from rnncli.tasks.lm_generate import TextGenerator
+
+        if options:
+            raise UsageError(f"a language model takes no loading option {sorted(options)[0]!r}")
+        return TextGenerator(*cls.load_parts(checkpoint, device))
 
 
-def load_lm(checkpoint: Path, device_name: str = "auto") -> tuple[LanguageModel, Tokenizer, dict, torch.device]:
-    """A trained language model ready for inference, on the chosen device."""
-    config = read_config(checkpoint, TASK)
-    tokenizer = load_tokenizer(tokenizer_dir(checkpoint))
-    model = LanguageModel(LMConfig(**config["model"]))
-    load_weights(checkpoint, model)
-    device = pick_device(device_name)
-    return model.to(device).eval(), tokenizer, config, device
-
-
-def evaluate_lm(checkpoint: Path, path: Path, device_name: str = "auto") -> dict[str, float]:
-    model, tokenizer, config, device = load_lm(checkpoint, device_name)
+def evaluate_text(model, tokenizer: Tokenizer, config: dict[str, Any], device, path) -> dict[str, Any]:
+    """Nats per token and character of a text file, and how many of its tokens are unknown."""
     text = read_text(path)
     stream = encode_stream(tokenizer, text)
     nats, tokens = stream_nats(model, stream, device, config["options"]["seq_len"])
     unknown = int((stream == tokenizer.unk_id).sum())
     return {**lm_report(nats, tokens, len(text)), "unknown_tokens": unknown}
+
+
+TASK = LMTask

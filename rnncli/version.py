@@ -1,0 +1,3 @@
+"""The version of rnncli (recorded in every checkpoint)."""
+
+__version__ = "0.1.0"
