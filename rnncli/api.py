@@ -63,8 +63,12 @@ def make_run(task: str, options: Mapping[str, Any], config_file: str | Path | No
     settings_specs = {**field_specs(task_spec.training), **field_specs(task_spec.settings)}
     inputs = {i.name: FieldSpec(i.name, str, None, "", None, None, None) for i in task_spec.inputs}
     known = {**settings_specs, **inputs, **RUN_OPTIONS}
-    given = {k: v for k, v in options.items() if v is not None}
+    given = {k: (str(v) if isinstance(v, Path) else v) for k, v in options.items() if v is not None}
     check_known(given, set(known), "")
+    for name in set(given) & (set(inputs) | set(RUN_OPTIONS)):   # settings check themselves
+        given[name], problem = coerce(known[name], given[name])
+        if problem:
+            raise ConfigError(f"--{name.replace('_', '-')} {given[name]!r} {problem}")
     file_values: dict[str, Any] = {}
     if config_file is not None:
         file_values = read_config_file(config_file)

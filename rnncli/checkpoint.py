@@ -29,6 +29,7 @@ WEIGHTS_FILE = "model.safetensors"
 STATE_FILE = "trainer_state.pt"
 METRICS_FILE = "metrics.jsonl"
 TOKENIZER_DIR = "tokenizer"
+RUN_KEY = "rnncli_run_id"
 
 
 def fingerprint(source) -> dict[str, Any]:
@@ -77,13 +78,15 @@ def read_config(directory: str | Path, task: str | None = None) -> dict[str, Any
     return config
 
 
-def save_weights(directory: str | Path, model) -> None:
-    """model.safetensors, written atomically; tied weights are stored once."""
+def save_weights(directory: str | Path, model, run_id: str | None = None) -> None:
+    """model.safetensors, written atomically; tied weights are stored once; `run_id` (the
+    training run's, also in config.json) lets a reader check the two belong together."""
     from safetensors.torch import save_file
 
     tensors, aliases = portable_tensors(unwrap(model))
+    metadata = {**aliases, **({RUN_KEY: run_id} if run_id else {})}
     with atomic_path(Path(directory) / WEIGHTS_FILE) as tmp:
-        save_file(tensors, str(tmp), metadata=aliases or None)
+        save_file(tensors, str(tmp), metadata=metadata or None)
 
 
 def portable_tensors(model) -> tuple[dict[str, Any], dict[str, str]]:
@@ -108,8 +111,20 @@ def portable_tensors(model) -> tuple[dict[str, Any], dict[str, str]]:
     return tensors, aliases
 
 
-def load_weights(directory: str | Path, model) -> None:
-    """Fill `model` from model.safetensors; shape or key mismatches are a CheckpointError."""
+def weights_run_id(directory: str | Path) -> str | None:
+    """The run id model.safetensors was written by (None for older files or damage)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(Path(directory) / WEIGHTS_FILE), framework="pt") as handle:
+            return (handle.metadata() or {}).get(RUN_KEY)
+    except Exception:  # damage is reported by load_weights itself
+        return None
+
+
+def load_weights(directory: str | Path, model, run_id: str | None = None) -> None:
+    """Fill `model` from model.safetensors; shape or key mismatches are a CheckpointError.
+    With `run_id` (config.json's), weights written by another run are refused too."""
     from safetensors import SafetensorError
     from safetensors.torch import load_model
 
@@ -120,6 +135,9 @@ def load_weights(directory: str | Path, model) -> None:
         open(path, "rb").close()
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot read ({exc.strerror})") from None
+    if run_id is not None and weights_run_id(directory) not in (None, run_id):
+        raise CheckpointError(f"{path}: written by another training run than {CONFIG_FILE} (the checkpoint is "
+                              "being replaced right now?); try again when that run has saved")
     try:
         load_model(model, str(path), strict=True, device="cpu")
     except (SafetensorError, RuntimeError, OSError, ValueError) as exc:
@@ -202,7 +220,7 @@ class CheckpointWriter:
                 write_metrics(self.directory, kept)
 
     def save_best(self, model, step: int, metric: str, value: float) -> None:
-        save_weights(self.directory, model)
+        save_weights(self.directory, model, self.config.get("run_id"))
         self.config["progress"] = {**self.config.get("progress", {}),
                                    "best": {"metric": metric, "value": value, "step": step}}
         write_config(self.directory, self.config)

@@ -30,6 +30,10 @@ CHECKS = {
     "fraction": (lambda v: 0.0 <= v < 1.0, "must be in [0, 1)"),
     "unit": (lambda v: 0.0 <= v <= 1.0, "must be in [0, 1]"),
     "probability": (lambda v: 0.0 < v <= 1.0, "must be in (0, 1]"),
+    "seed": (lambda v: 0 <= v < 2 ** 63, "must be in [0, 2**63)"),
+    "vocab": (lambda v: v > 4, "must be above 4 (the special tokens <pad> <unk> <s> </s> come first)"),
+    # training derives its generators' seeds from this one by arithmetic (batching, ranks)
+    "train_seed": (lambda v: 0 <= v < 2 ** 32, "must be in [0, 2**32)"),
 }
 
 
@@ -176,7 +180,7 @@ class TrainConfig(Settings):
                                     check="positive")
     eval_every: int | None = option(None, "Evaluate every N steps (default: each epoch).", check="positive")
     patience: int | None = option(None, "Stop after N evaluations without improvement.", check="positive")
-    seed: int = option(1, "Random seed (same seed, same run).")
+    seed: int = option(1, "Random seed (same seed, same run).", check="train_seed")
     device: str = option("auto", "Device (auto: cuda, then mps, then cpu).", choices=DEVICES)
     precision: str = option("auto", "Mixed precision on CUDA (auto: bf16 there, fp32 elsewhere).",
                             choices=("auto", "fp32", "bf16", "fp16"))
@@ -208,7 +212,7 @@ class TextModelSettings(ModelSettings):
 
     tokenizer: str = option("char", "Tokenizer.", choices=("char", "word", "unigram", "bpe"))
     vocab_size: int | None = option(None, "Vocabulary size (sentencepiece target, or a cap for char/word).",
-                                    check="positive")
+                                    check="vocab")
     tie_embeddings: bool = option(False, "Share input embedding and output weights.",
                                   flag="--tie-embeddings/--no-tie-embeddings")
 
@@ -224,6 +228,8 @@ class DecodeSettings(Settings):
     max_ratio: float = option(2.0, "Output length limit: this many target pieces per source piece ...",
                               check="positive")
     max_extra: int = option(10, "... plus this many.", check="nonneg")
+    max_input_tokens: int | None = option(None, "Longer input lines are translated in pieces of this many "
+                                                "tokens (default: twice the training --max-len).", check="positive")
     batch_size: int = option(64, "Sentences per batch.", check="positive")
     int8: bool = option(False, "Int8 output, combine and decoder-LSTM weights (CPU): faster beam search "
                                "at a small cost in BLEU (see the README's benchmarks).")
@@ -246,6 +252,8 @@ class GenerateSettings(Settings):
     top_p: float = option(1.0, "Nucleus sampling mass (1: off).", check="probability")
     num_samples: int = option(1, "Samples per prompt.", check="positive")
     batch_size: int = option(64, "Prompts sampled together (with --prompt -).", check="positive")
+    seed: int | None = option(None, "Random seed: the same seed gives the same text (default: a fresh one).",
+                              check="seed")
 
 
 # ---- building settings from the command line, a config file or the API -------------------

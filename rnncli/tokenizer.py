@@ -194,6 +194,9 @@ class SentencePieceTokenizer(Tokenizer):
 def most_frequent(counts: Counter, limit: int | None) -> list[str]:
     """Symbols by descending count, ties by symbol, so vocabularies are deterministic."""
     ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    if limit is not None and limit <= len(SPECIALS):
+        raise ConfigError(f"--vocab-size {limit} leaves no room beyond the {len(SPECIALS)} special tokens "
+                          "(every token would be unknown); give a larger one")
     if limit is not None:
         ordered = ordered[: max(0, limit - len(SPECIALS))]
     return [symbol for symbol, _ in ordered]
@@ -202,6 +205,9 @@ def most_frequent(counts: Counter, limit: int | None) -> list[str]:
 def train_tokenizer(kind: str, texts: Sequence[str], vocab_size: int | None = None,
                     min_freq: int = 1) -> Tokenizer:
     """Build a tokenizer of `kind` from training texts (a list of lines or documents)."""
+    if vocab_size is not None and vocab_size <= len(SPECIALS):
+        raise ConfigError(f"--vocab-size {vocab_size} leaves no room beyond the {len(SPECIALS)} special tokens "
+                          "(every token would be unknown); give a larger one")
     if kind == "char":
         return CharTokenizer.train(texts, vocab_size)
     if kind == "word":
@@ -226,6 +232,6 @@ def load_tokenizer(directory: str | Path) -> Tokenizer:
             return SentencePieceTokenizer((directory / SPM_FILE).read_bytes(), kind)
     except FileNotFoundError as exc:
         raise CheckpointError(f"{exc.filename}: tokenizer file is missing") from None
-    except (ValueError, KeyError, TypeError, RuntimeError, OSError) as exc:
+    except (ValueError, KeyError, TypeError, RuntimeError, OSError, RecursionError) as exc:
         raise CheckpointError(f"{meta_path}: unreadable tokenizer ({exc})") from None
     raise CheckpointError(f"{meta_path}: unknown tokenizer kind {kind!r}")

@@ -8,6 +8,8 @@ Modules imported here must not import torch at import time, so `rnncli --help` i
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import sys
 
@@ -25,16 +27,36 @@ app = typer.Typer(name="rnncli", no_args_is_help=True, add_completion=False,
 train_app = typer.Typer(no_args_is_help=True, help="Train a model; writes a checkpoint directory.")
 app.add_typer(train_app, name="train")
 
+
+
+def closed_pipe_is_done(command):
+    """A reader that stops early (`| head`) ends the command quietly with exit 0, the same
+    for every command: caught here, before click turns a broken pipe into exit 1."""
+    @functools.wraps(command)
+    def guarded(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except BrokenPipeError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())   # what is still buffered goes nowhere
+            raise typer.Exit(0) from None
+    return guarded
+
+
 # `train TASK` for every task of the table; its options come from the task's settings.
 for name, task_spec in TASKS.items():
-    train_app.command(name, help=task_spec.help)(train_command(task_spec, train_view.train_cli))
+    train_app.command(name, help=task_spec.help)(closed_pipe_is_done(train_command(task_spec, train_view.train_cli)))
 # The inference and inspection commands, listed by hand.
-app.command("generate", help="Sample text from a language model.")(lm.generate_cli)
-app.command("classify", help="Classify lines of text, TSV, CSV, JSONL or fastText with a trained classifier.")(classify.classify_cli)
-app.command("tag", help="Tag text or CoNLL input with a trained tagger.")(tag.tag_cli)
-app.command("translate", help="Translate lines with a trained encoder-decoder (greedy or beam search).")(translate.translate_cli)
-app.command("eval", help="Score a checkpoint on data, or score output files.")(evaluate.eval_cli)
-app.command("info", help="Describe a checkpoint.")(info.info_cli)
+COMMANDS = [
+    ("generate", "Sample text from a language model.", lm.generate_cli),
+    ("classify", "Classify lines of text, TSV, CSV, JSONL or fastText with a trained classifier.", classify.classify_cli),
+    ("tag", "Tag text or CoNLL input with a trained tagger.", tag.tag_cli),
+    ("translate", "Translate lines with a trained encoder-decoder (greedy or beam search).", translate.translate_cli),
+    ("eval", "Score a checkpoint on data, or score output files.", evaluate.eval_cli),
+    ("info", "Describe a checkpoint.", info.info_cli),
+]
+for name, help_text, function in COMMANDS:
+    app.command(name, help=help_text)(closed_pipe_is_done(function))
 
 
 def version_callback(value: bool) -> None:
@@ -62,6 +84,35 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run(args: list[str], debug: bool) -> int:
+    with terminate_as_exception():
+        return run_command(args, debug)
+
+
+@contextlib.contextmanager
+def terminate_as_exception():
+    """SIGTERM raises Interrupted (exit 143) instead of killing the process at once, so an
+    inference command keeps the lines it has written (stdout is flushed on the way out)
+    and an `-o` file in progress is removed rather than left half-written. Training
+    installs its own handler for the length of the loop (signals.py: save, then stop)."""
+    import signal
+    import threading
+
+    from rnncli.errors import Interrupted
+
+    def terminate(signum, _frame):
+        raise Interrupted(signum, "terminated by SIGTERM; the output written so far is kept")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_command(args: list[str], debug: bool) -> int:
     from rnncli.errors import RnncliError
 
     command = typer.main.get_command(app)

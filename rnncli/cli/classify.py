@@ -18,6 +18,7 @@ def classify_cli(
     output_format: Annotated[Optional[str], typer.Option("--output-format", help="text, tsv or jsonl (default: text for text and fastText input, tsv for csv, else the input format).", show_default=False)] = None,
     text_field: Annotated[Optional[str], typer.Option("--text-field", help="Text column/key of tsv/csv/jsonl input (default: as in training, else text or sentence).", show_default=False)] = None,
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="Labels to report per line, most probable first.")] = 1,
+    max_input_tokens: Annotated[Optional[int], typer.Option("--max-input-tokens", min=1, help="Cut longer texts to this many tokens (default: the training --max-length).", show_default=False)] = None,
     batch_size: BatchSizeOpt = 256,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
@@ -36,11 +37,16 @@ def classify_cli(
     read_config(checkpoint, "classify")
     classifier = load(checkpoint, device)
     rows.text_field = text_field or classifier.config["options"].get("text_field")
+    if max_input_tokens is not None:
+        classifier.max_input_tokens = max_input_tokens
     with output_stream(output) as stream:
         for chunk in chunked(iter_lines(input), max(batch_size, 64) * 4, input == "-"):
             for line in classify_chunk(classifier, rows, chunk, output_format, top_k, batch_size):
                 stream.write(line + "\n")
             stream.flush()
+    if classifier.cropped:
+        message(f"{classifier.cropped:,} text(s) longer than {classifier.max_input_tokens:,} tokens were cut "
+                "to that length (--max-input-tokens)", quiet)
 
 
 def warn(report: dict[str, Any], data: list[str], quiet: bool) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -23,7 +23,7 @@ def generate_cli(
     top_k: setting(G, "top_k") = G.top_k,
     top_p: setting(G, "top_p") = G.top_p,
     num_samples: setting(G, "num_samples") = G.num_samples,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed: the same seed gives the same text.")] = None,
+    seed: setting(G, "seed") = G.seed,
     batch_size: setting(G, "batch_size") = G.batch_size,
     output_format: Annotated[str, typer.Option("--output-format", help="text: the samples as text; jsonl: one JSON object per sample, with the seed that reproduces it.")] = "text",
     device: DeviceOpt = "auto",
@@ -36,10 +36,10 @@ def generate_cli(
     if output_format not in OUTPUT_FORMATS:
         raise UsageError(f"--output-format {output_format!r} is not one of: text, jsonl")
     settings = G(max_tokens=max_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
-                 num_samples=num_samples, batch_size=batch_size)
+                 num_samples=num_samples, batch_size=batch_size, seed=seed)
     generator = load_generator(checkpoint, device)
     # Without --seed, a fresh one; jsonl records it, so any sample can be made again.
-    rng, seed = generator.rng(seed)
+    rng, seed = generator.rng(settings.seed)
     record = {"seed": seed} if output_format == "jsonl" else None
     if prompt == "-":
         complete_lines(generator, settings, rng, quiet, record)

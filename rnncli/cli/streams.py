@@ -24,9 +24,17 @@ def output_stream(path: Path | None, default: TextIO | None | str = "stdout") ->
         yield sys.stdout if default == "stdout" else default
         return
     from rnncli.atomic import atomic_path
+    from rnncli.errors import UsageError
 
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
-        yield handle
+    if path.is_dir():
+        raise UsageError(f"-o {path}: is a directory; give a file name")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise UsageError(f"-o {path}: {path.parent} is not a directory")
+    try:
+        with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+            yield handle
+    except PermissionError:
+        raise UsageError(f"-o {path}: cannot write there (permission denied)") from None
 
 
 def stdin_waiting() -> bool:

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from rnncli.cli.common import BatchSizeOpt, CkptArg, DeviceOpt, InputArg, OutputOpt, QuietOpt
+from rnncli.cli.common import BatchSizeOpt, CkptArg, DeviceOpt, InputArg, OutputOpt, QuietOpt, message
 from rnncli.cli.streams import chunked, output_stream
 
 
@@ -19,6 +19,7 @@ def tag_cli(
     output_scheme: Annotated[Optional[str], typer.Option("--output-scheme", help="iob1|iob2|bioes (default: the training data's scheme).", show_default=False)] = None,
     word_column: Annotated[Optional[int], typer.Option("--word-column", help="Word column of CoNLL input (default: as in training).", show_default=False)] = None,
     sep: Annotated[Optional[str], typer.Option("--sep", help="CoNLL column separator: space or tab (default: as in training).", show_default=False)] = None,
+    max_input_tokens: Annotated[Optional[int], typer.Option("--max-input-tokens", min=1, help="Longer sentences are tagged in pieces of this many tokens (default: twice the longest training sentence, at least 256).", show_default=False)] = None,
     batch_size: BatchSizeOpt = 128,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
@@ -41,9 +42,12 @@ def tag_cli(
     items = tagger.input_items(input, input_format, word_column, sep)
     with output_stream(output) as stream:
         for chunk in chunked(items, batch_size, input == "-"):
-            for text in tagger.output_lines(chunk, output_format, scheme, batch_size):
+            for text in tagger.output_lines(chunk, output_format, scheme, batch_size, max_input_tokens):
                 stream.write(text)
             stream.flush()
+    if tagger.split_lines:
+        message(f"{tagger.split_lines:,} sentence(s) longer than {tagger.input_limit(max_input_tokens):,} tokens "
+                "were tagged in pieces (--max-input-tokens)", quiet)
 
 
 def render_report(report: dict[str, Any], console) -> None:

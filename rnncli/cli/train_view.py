@@ -42,7 +42,7 @@ def render_training(events: Iterable[Any], quiet: bool = False, as_json: bool = 
                 limit = f", max {event.max_time:g} min" if event.max_time else ""
                 console.print(f"rnncli: training on {event.device}{ranks}: {event.parameters:,} parameters, "
                               f"{event.steps_per_epoch:,} steps/epoch, {event.total_steps:,} steps planned"
-                              f"{limit}{resumed}")
+                              f"{limit}{resumed}", soft_wrap=True)   # one line each, for logs
             elif isinstance(event, StepDone):
                 status = (f"step {event.step} loss {event.loss:.3f} lr {event.lr:.1e} "
                           f"{event.units_per_s / 1000:,.1f}k {unit}/s")
@@ -50,7 +50,7 @@ def render_training(events: Iterable[Any], quiet: bool = False, as_json: bool = 
             elif isinstance(event, Evaluated):
                 console.print(evaluation_table(event))
             elif isinstance(event, Notice):
-                console.print(f"rnncli: {event.text}")
+                console.print(f"rnncli: {event.text}", soft_wrap=True)
             elif isinstance(event, Finished):
                 finished = event
                 progress.update(task, completed=1000, status=event.reason)
@@ -64,7 +64,8 @@ def render_training(events: Iterable[Any], quiet: bool = False, as_json: bool = 
         best = f"{finished.best_value:.4f}" if finished.best_value is not None else "n/a"
         console.print(f"rnncli: finished ({finished.reason}) after {finished.step} steps in "
                       f"{finished.elapsed:.1f}s; best {finished.metric} {best} at step {finished.best_step}"
-                      + (f"; {finished.skipped_steps} non-finite steps skipped" if finished.skipped_steps else ""))
+                      + (f"; {finished.skipped_steps} non-finite steps skipped" if finished.skipped_steps else ""),
+                      soft_wrap=True)
     return finished
 
 

@@ -8,10 +8,12 @@ from typing import Annotated, Any, Iterator, Optional
 
 import typer
 
-from rnncli.cli.common import CkptArg, DeviceOpt, InputArg, OutputOpt, QuietOpt, stderr_console
+from rnncli.cli.common import CkptArg, DeviceOpt, InputArg, OutputOpt, QuietOpt, message, stderr_console
 from rnncli.cli.options import setting
 from rnncli.cli.streams import chunked, output_stream
 from rnncli.config import DecodeSettings as D
+
+FILE_CHUNK = 2048   # lines of a file decoded (sorted by length) between two writes
 
 
 def translate_cli(
@@ -21,6 +23,7 @@ def translate_cli(
     beam: setting(D, "beam") = D.beam,
     n_best: setting(D, "n_best") = D.n_best,
     length_penalty: setting(D, "length_penalty") = D.length_penalty,
+    max_input_tokens: setting(D, "max_input_tokens") = D.max_input_tokens,
     batch_size: setting(D, "batch_size") = D.batch_size,
     output_format: Annotated[str, typer.Option("--output-format", help="text: one translation per line; jsonl: n-best with scores.")] = "text",
     show_attention: Annotated[bool, typer.Option("--show-attention", help="Draw each sentence's attention as a heatmap on stderr.")] = False,
@@ -39,7 +42,7 @@ def translate_cli(
     if output_format not in OUTPUT_FORMATS:
         raise UsageError(f"--output-format {output_format!r} is not one of: {', '.join(OUTPUT_FORMATS)}")
     decode = D(beam=beam, n_best=n_best, length_penalty=length_penalty, batch_size=batch_size,
-               int8=int8, shortlist=shortlist)
+               int8=int8, shortlist=shortlist, max_input_tokens=max_input_tokens)
     if n_best > 1 and output_format == "text":
         raise UsageError("--n-best above 1 needs --output-format jsonl (text output is one line per input)")
     read_config(checkpoint, "translate")
@@ -52,7 +55,7 @@ def translate_cli(
             hyps = translator.hypotheses(chunk, decode, attention)
             for offset, (line, hyp) in enumerate(zip(chunk, hyps)):
                 out.write(translator.output_line(hyp, output_format) + "\n")
-                if hyp and attention:
+                if hyp and attention and hyp[0].attention is not None:
                     record = translator.attention_record(first_line + offset, line, hyp[0])
                     if attn_out is not None:
                         attn_out.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -60,20 +63,23 @@ def translate_cli(
                         console.print(heatmap(record))
             out.flush()
             first_line += len(chunk)
+    if translator.split_lines:
+        message(f"{translator.split_lines:,} line(s) longer than {translator.input_limit(decode):,} source tokens "
+                "were translated in pieces (--max-input-tokens)", quiet)
 
 
 def read_chunks(input: str, batch_size: int) -> Iterator[list[str]]:
-    """A file: all its lines at once (sorted decoding over the whole file is fastest).
+    """A file: chunks of many batches (decoding sorts each chunk by length, so it wants
+    them large; output is written and flushed after each, so a stop keeps what is done).
     stdin: batches of up to --batch-size lines, cut early when no more input is waiting,
     so output flows while input still arrives."""
-    from rnncli.readers.text import STDIN, iter_lines, read_lines
+    from rnncli.readers.text import STDIN, iter_lines
 
+    lines = (line for _, line in iter_lines(input))
     if input != STDIN:
-        lines = read_lines(input, allow_empty=True)
-        if lines:
-            yield lines
+        yield from chunked(lines, max(FILE_CHUNK, batch_size), from_stdin=False)
         return
-    yield from chunked((line for _, line in iter_lines(STDIN)), batch_size, from_stdin=True)
+    yield from chunked(lines, batch_size, from_stdin=True)
 
 
 def heatmap(record: dict[str, Any]):

@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Iterator, Sequence
 
 from rnncli.version import __version__
-from rnncli.checkpoint import CheckpointWriter, fingerprint, load_trainer_state, load_weights, read_config, write_config
+from rnncli.checkpoint import (CheckpointWriter, fingerprint, load_trainer_state, load_weights, read_config,
+                               weights_run_id, write_config)
 from rnncli.config import RESUME_OVERRIDABLE, Settings, TrainConfig
 from rnncli.errors import CheckpointError, ConfigError, DataError
 from rnncli.readers.text import Source
@@ -118,10 +121,17 @@ class Task:
         from rnncli.runtime import pick_device
 
         checkpoint = Path(checkpoint)
-        config = read_config(checkpoint, cls.name)
-        vocab = cls.load_tokenizers(checkpoint, config)
-        model = model_from_config(cls, checkpoint, config)
-        load_weights(checkpoint, model)
+        for attempt in range(3):   # a run replacing the checkpoint under --overwrite: read again
+            config = read_config(checkpoint, cls.name)
+            vocab = cls.load_tokenizers(checkpoint, config)
+            model = model_from_config(cls, checkpoint, config)
+            try:
+                load_weights(checkpoint, model, config.get("run_id"))
+                break
+            except CheckpointError:
+                if attempt == 2 or weights_run_id(checkpoint) in (None, config.get("run_id")):
+                    raise
+                time.sleep(0.5)
         torch_device = pick_device(device)
         return config, vocab, model.to(torch_device).eval(), torch_device
 
@@ -269,7 +279,7 @@ def checkpoint_config(task: str, options: dict[str, Any], model: dict[str, Any],
     import torch
 
     return {"task": task, "rnncli_version": __version__, "torch_version": torch.__version__,
-            "model": model, "options": options, "data": data, **extra}
+            "run_id": uuid.uuid4().hex, "model": model, "options": options, "data": data, **extra}
 
 
 def open_checkpoint(out: Path, config: dict[str, Any], save_files, saved: dict[str, Any] | None

@@ -189,6 +189,8 @@ class TextClassifier:
     def __init__(self, config: dict[str, Any], tokenizer: Tokenizer, model: Classifier, device: torch.device):
         self.config, self.tokenizer, self.model, self.device = config, tokenizer, model, device
         self.labels = list(config["labels"])
+        self.max_input_tokens = int(config["options"]["max_length"])   # as in training, unless set
+        self.cropped = 0   # texts cut to max_input_tokens so far
 
     def classify(self, lines: str | Sequence[str], top_k: int = 1, batch_size: int = PREDICT_BATCH) -> list[Prediction]:
         """One Prediction per text, in input order."""
@@ -203,9 +205,12 @@ class TextClassifier:
         return results
 
     def predict(self, texts: Sequence[str], batch_size: int = PREDICT_BATCH) -> torch.Tensor:
-        """Probabilities (N, C) for texts, in input order."""
-        ids = encode_texts(self.tokenizer, texts, self.config["options"]["max_length"])
-        return predict_probs(self.model, ids, self.device, batch_size)
+        """Probabilities (N, C) for texts, in input order; a text is cut to its first
+        `max_input_tokens` tokens, as training cut them."""
+        ids = self.tokenizer.encode_batch(list(texts))
+        limit = self.max_input_tokens
+        self.cropped += sum(len(x) > limit for x in ids)
+        return predict_probs(self.model, [x[:limit] or [UNK_ID] for x in ids], self.device, batch_size)
 
     def evaluate(self, data: Sequence[str], batch_size: int = PREDICT_BATCH, **options: Any) -> dict[str, Any]:
         """The full report on a labelled file read with the training run's format and fields

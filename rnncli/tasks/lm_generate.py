@@ -37,13 +37,16 @@ class TextGenerator:
         self.config, self.tokenizer, self.model, self.device = config, tokenizer, model, device
 
     # ---- the plain Python API ----------------------------------------------------------
-    def generate(self, prompt: str = "", *, seed: int | None = None, **settings: Any) -> str:
-        """One sample's continuation of `prompt` (settings: max_tokens, temperature, top_k, top_p)."""
-        return self.sample(prompt, build(GenerateSettings, settings), self.rng(seed)[0]).text
+    def generate(self, prompt: str = "", **settings: Any) -> str:
+        """One sample's continuation of `prompt` (settings: max_tokens, temperature, top_k,
+        top_p, seed; see config.GenerateSettings)."""
+        chosen = build(GenerateSettings, settings)
+        return self.sample(prompt, chosen, self.rng(chosen.seed)[0]).text
 
-    def complete_lines(self, prompts: Sequence[str], *, seed: int | None = None, **settings: Any) -> list[str]:
+    def complete_lines(self, prompts: Sequence[str], **settings: Any) -> list[str]:
         """Each prompt continued to the end of its line."""
-        return [s.text for s in self.complete(list(prompts), build(GenerateSettings, settings), self.rng(seed)[0])]
+        chosen = build(GenerateSettings, settings)
+        return [s.text for s in self.complete(list(prompts), chosen, self.rng(chosen.seed)[0])]
 
     # ---- what the command line streams ---------------------------------------------------
     def rng(self, seed: int | None) -> tuple[torch.Generator, int]:

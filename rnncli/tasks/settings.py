@@ -92,7 +92,7 @@ class TagSettings(ModelSettings):
     hidden: int = 100
     bidirectional: bool = True
     dropout: float = 0.5
-    vocab_size: int | None = option(None, "Cap on the word vocabulary.", check="positive")
+    vocab_size: int | None = option(None, "Cap on the word vocabulary.", check="vocab")
     word_column: int = option(1, "Column of the words, from 1 (-1 is the last).")
     tag_column: int = option(-1, "Column of the tags, from 1 (-1 is the last).")
     sep: str = option("space", "Column separator: space (any whitespace) or tab.",

@@ -170,7 +170,8 @@ class TagTask(Task):
 
     def describe(self) -> dict[str, Any]:
         words, chars = self.vocab
-        return {"scheme": self.scheme, "tokenizers": {"words": words.describe(), "chars": chars.describe()}}
+        return {"scheme": self.scheme, "tokenizers": {"words": words.describe(), "chars": chars.describe()},
+                "longest_sentence": max(len(x.words) for x in self.train_sents)}
 
     def save_files(self, directory: Path) -> None:
         words, chars = self.vocab

@@ -77,6 +77,7 @@ class SequenceTagger:
 
     def __init__(self, config: dict[str, Any], words, chars, model, device: torch.device):
         self.config, self.words, self.chars, self.model, self.device = config, words, chars, model, device
+        self.split_lines = 0   # sentences over the input limit, tagged in pieces so far
 
     @property
     def scheme(self) -> str:
@@ -112,9 +113,9 @@ class SequenceTagger:
         return self.tag_lines(parsed, self.output_scheme(scheme), batch_size)
 
     def tag_lines(self, lines: Sequence[TextLine], scheme: str, batch_size: int = EVAL_BATCH,
-                  spans: bool = True) -> list[TaggedSentence]:
+                  spans: bool = True, limit: int | None = None) -> list[TaggedSentence]:
         """Without `spans` no probabilities are computed (CRF marginals cost a pass)."""
-        result = self.predict([x.words for x in lines], batch_size, probabilities=spans)
+        result = self.predict([x.words for x in lines], batch_size, probabilities=spans, limit=limit)
         probabilities = result.get("probabilities", [None] * len(lines))
         tagged = []
         for line, inner_tags, probs in zip(lines, result["constrained"], probabilities):
@@ -125,12 +126,38 @@ class SequenceTagger:
     def encode(self, sentences: Sequence[Sequence[str]]) -> Encoded:
         return encode(sentences, self.words, self.chars, self.config["options"]["lowercase"])
 
+    def input_limit(self, limit: int | None = None) -> int:
+        """Tokens per piece of a long sentence: the given limit, else twice the longest
+        training sentence (at least 256)."""
+        return limit or max(256, 2 * int(self.config.get("longest_sentence", 128)))
+
     def predict(self, sentences: Sequence[Sequence[str]], batch_size: int = EVAL_BATCH,
-                modes: Sequence[str] = ("constrained",), probabilities: bool = False) -> dict[str, list]:
-        """Label strings (internal scheme) per mode, plus probabilities if asked."""
-        ids = predict_ids(self.model, self.encode(sentences), self.device, batch_size, modes, probabilities)
-        return {mode: ([[self.labels[i] for i in seq] for seq in value] if mode in modes else value)
-                for mode, value in ids.items()}
+                modes: Sequence[str] = ("constrained",), probabilities: bool = False,
+                limit: int | None = None) -> dict[str, list]:
+        """Label strings (internal scheme) per mode, plus probabilities if asked. A sentence
+        over the input limit is tagged in pieces (their tags joined), and pieces are
+        encoded a group at a time, so memory stays bounded whatever the input."""
+        limit = self.input_limit(limit)
+        pieces, owners = [], []
+        for index, words in enumerate(sentences):
+            self.split_lines += len(words) > limit
+            for start in range(0, max(1, len(words)), limit):
+                pieces.append(words[start:start + limit])
+                owners.append(index)
+        results: dict[str, list] = {mode: [[] for _ in sentences] for mode in modes}
+        parts: list[list] = [[] for _ in sentences]
+        group = batch_size * 8
+        for first in range(0, len(pieces), group):
+            ids = predict_ids(self.model, self.encode(pieces[first:first + group]), self.device, batch_size,
+                              modes, probabilities)
+            for offset, owner in enumerate(owners[first:first + group]):
+                for mode in modes:
+                    results[mode][owner].extend(self.labels[i] for i in ids[mode][offset])
+                if probabilities:
+                    parts[owner].append(ids["probabilities"][offset])
+        if probabilities:
+            results["probabilities"] = [torch.cat(p) if len(p) > 1 else p[0] for p in parts]
+        return results
 
     def spans(self, line: TextLine, inner_tags: list[str], probs) -> list[Span]:
         """Entity spans; score = mean probability of the predicted label over the entity's
@@ -148,11 +175,11 @@ class SequenceTagger:
 
     # ---- what `rnncli tag` writes ----------------------------------------------------------
     def output_lines(self, chunk: Sequence[TextLine | ConllSentence | OtherLine], output_format: str,
-                     scheme: str, batch_size: int) -> Iterator[str]:
+                     scheme: str, batch_size: int, limit: int | None = None) -> Iterator[str]:
         """Output text (with line ends) for a chunk of input items, in order."""
         items = [x for x in chunk if not isinstance(x, OtherLine)]
         lines = [x if isinstance(x, TextLine) else TextLine.from_words(x.words) for x in items]
-        tagged = iter(self.tag_lines(lines, scheme, batch_size, spans=output_format == "jsonl") if lines else [])
+        tagged = iter(self.tag_lines(lines, scheme, batch_size, output_format == "jsonl", limit) if lines else [])
         for item in chunk:
             if isinstance(item, OtherLine):
                 if output_format == "conll":

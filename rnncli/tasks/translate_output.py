@@ -33,6 +33,13 @@ class Translation:
     n_best: list[Candidate]
 
 
+def joined_hypothesis(parts: list[list[Hypothesis]]) -> Hypothesis:
+    """The best hypotheses of consecutive pieces as one (scores add up)."""
+    best = [hyps[0] for hyps in parts if hyps]
+    return Hypothesis([t for h in best for t in h.tokens], sum(h.score for h in best),
+                      sum(h.log_prob for h in best), None)
+
+
 def load_translator(task, checkpoint, device: str = "auto", int8: bool = False, shortlist: bool = False,
                     **options: Any) -> "Translator":
     """Load for decoding; `int8` quantizes the per-step layers (CPU only, see core/quantized.py);
@@ -72,6 +79,12 @@ class Translator:
                  lexicon: Lexicon | None = None):
         self.config, self.model, self.device, self.lexicon = config, model, device, lexicon
         self.src_tokenizer, self.tgt_tokenizer = src_tokenizer, tgt_tokenizer
+        self.split_lines = 0   # input lines over the input limit, translated in pieces so far
+
+    def input_limit(self, settings: DecodeSettings) -> int:
+        """Source tokens per piece: --max-input-tokens, else twice the training --max-len
+        (the model never saw longer sources; without a bound a huge line decodes for ever)."""
+        return settings.max_input_tokens or 2 * int(self.config["options"]["max_len"])
 
     # ---- the plain Python API ----------------------------------------------------------
     def translate(self, lines: str | Sequence[str], **settings: Any) -> list[Translation]:
@@ -90,8 +103,26 @@ class Translator:
         return self.tgt_tokenizer.decode(ids).replace("\r", " ").replace("\n", " ")
 
     def hypotheses(self, lines: Sequence[str], settings: DecodeSettings, attention: bool = False) -> list[list[Hypothesis]]:
+        """Hypotheses per line. A line over the input limit is cut into pieces, each
+        translated as a sentence; its result is the pieces' best outputs joined (1-best,
+        no attention)."""
         src_ids = source_ids(self.src_tokenizer, lines)
-        return translate_ids(self.model, src_ids, lines, self.device, settings, attention, self.lexicon)
+        limit = self.input_limit(settings)
+        if all(len(ids) - 1 <= limit for ids in src_ids):
+            return translate_ids(self.model, src_ids, lines, self.device, settings, attention, self.lexicon)
+        pieces, owners = [], []
+        for index, ids in enumerate(src_ids):
+            body = ids[:-1]
+            self.split_lines += len(body) > limit
+            for start in range(0, max(1, len(body)), limit):
+                pieces.append(body[start:start + limit] + ids[-1:])
+                owners.append(index)
+        piece_hyps = translate_ids(self.model, pieces, [lines[o] for o in owners], self.device, settings,
+                                   attention, self.lexicon)
+        grouped: list[list[list[Hypothesis]]] = [[] for _ in lines]
+        for owner, hyps in zip(owners, piece_hyps):
+            grouped[owner].append(hyps)
+        return [parts[0] if len(parts) == 1 else [joined_hypothesis(parts)] for parts in grouped]
 
     # ---- what `rnncli translate` writes --------------------------------------------------
     def output_line(self, hyps: list[Hypothesis], output_format: str) -> str:
