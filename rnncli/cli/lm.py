@@ -74,34 +74,23 @@ def write_json(obj: dict) -> None:
 
 def complete_lines(generator, settings: G, rng, quiet: bool, record: dict | None) -> None:
     """One output line per stdin line (and sample): the prompt and its continuation up to
-    the first newline (or, with `record`, a JSON object per line and sample). Prompts are
-    sampled in batches; output keeps input order."""
+    the first newline, or with `record` a JSON object per line and sample."""
     from rnncli.readers.text import iter_lines
 
-    pending: list[tuple[int, int, str]] = []    # (line number, sample, prompt)
-    for number, line in iter_lines("-"):
-        pending.extend((number, index + 1, line) for index in range(settings.num_samples))
-        if len(pending) >= settings.batch_size:
-            write_completions(generator, pending, settings, rng, quiet, record)
-            pending = []
-    if pending:
-        write_completions(generator, pending, settings, rng, quiet, record)
+    def prompts():
+        for number, line in iter_lines("-"):
+            if generator.unknown_tokens(line):
+                message(f"warning: line {number}: {generator.unknown_tokens(line)} prompt token(s) unknown to the "
+                        "model's vocabulary", quiet)
+            yield number, line
 
-
-def write_completions(generator, pending: list[tuple[int, int, str]], settings: G, rng, quiet: bool,
-                      record: dict | None) -> None:
-    prompts = [prompt for _, _, prompt in pending]
-    for prompt in prompts:
-        if generator.unknown_tokens(prompt):
-            message(f"warning: {generator.unknown_tokens(prompt)} prompt token(s) unknown to the model's "
-                    "vocabulary", quiet)
-    for (number, index, prompt), sample in zip(pending, generator.complete(prompts, settings, rng)):
+    for number, index, prompt, sample in generator.complete_stream(prompts(), settings, rng):
         if record is None:
             sys.stdout.write(prompt + sample.text + "\n")
         else:
             write_json({"line": number, "prompt": prompt, "sample": index, "text": sample.text,
                         "tokens": sample.tokens, **record})
-    sys.stdout.flush()
+        sys.stdout.flush()
 
 
 def warn(report: dict[str, Any], data: list[str], quiet: bool) -> None:

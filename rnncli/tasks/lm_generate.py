@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import torch
 
@@ -101,6 +101,25 @@ class TextGenerator:
             if all(done):
                 break
         return [Sample(tokenizer.decode(ids).split("\n")[0], len(ids)) for ids in generated]
+
+    def complete_stream(self, lines: Iterable[tuple[int, str]], settings: GenerateSettings,
+                        generator: torch.Generator) -> Iterator[tuple[int, int, str, Sample]]:
+        """(line number, sample number, prompt, sample) for every line and sample, in input
+        order; `settings.batch_size` prompts are sampled together (the last batch may be
+        smaller: a pipeline gets its answers as soon as its input ends)."""
+        pending: list[tuple[int, int, str]] = []
+        for number, line in lines:
+            pending.extend((number, index + 1, line) for index in range(settings.num_samples))
+            if len(pending) >= settings.batch_size:
+                yield from self.complete_pending(pending, settings, generator)
+                pending = []
+        if pending:
+            yield from self.complete_pending(pending, settings, generator)
+
+    def complete_pending(self, pending, settings, generator) -> Iterator[tuple[int, int, str, Sample]]:
+        samples = self.complete([prompt for _, _, prompt in pending], settings, generator)
+        for (number, index, prompt), sample in zip(pending, samples):
+            yield number, index, prompt, sample
 
     # ---- scoring -------------------------------------------------------------------------
     def evaluate(self, data: Sequence[str], **options: Any) -> dict[str, Any]:
