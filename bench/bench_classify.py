@@ -38,6 +38,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--out-dir", type=Path, default=ROOT / "runs" / "bench-classify",
                         help="checkpoint directory (replaced)")
     parser.add_argument("--out-json", type=Path, default=ROOT / "bench" / "results" / "classify.json")
+    parser.add_argument("--export", action="store_true", help="also export the model (TorchScript and ONNX) and report parity and speed: eager vs TorchScript vs ONNX Runtime")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch intra-op threads (0: torch's default, one per core)")
     parser.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
@@ -130,6 +131,13 @@ def render(result: dict) -> None:
     Console(stderr=True).print(table)
 
 
+
+def export_figures(checkpoint, check_file) -> dict:
+    """--export: parity and speed of the TorchScript and ONNX artifacts (rnncli/export)."""
+    from rnncli.export import export_benchmark
+
+    return export_benchmark(checkpoint, check_file)
+
 def main() -> None:
     args = parse_args()
     started = time.monotonic()
@@ -150,6 +158,8 @@ def main() -> None:
     report = evaluate(args.out_dir, [dev_path])
     result.update({"dev_accuracy": round(report["accuracy"], 4), "dev_macro_f1": round(report["macro_f1"], 4)})
     result.update(classify_speed(args.out_dir, dev_path))
+    if args.export:
+        result["export"] = export_figures(args.out_dir, dev_path)
     result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     result["wall_seconds"] = round(time.monotonic() - started, 1)
     render(result)

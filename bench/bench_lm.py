@@ -24,11 +24,19 @@ MODEL_ARGS = ["--tokenizer", "char", "--cell", "lstm", "--layers", "1", "--hidde
               "--eval-every", "1000", "--epochs", "1000"]
 
 
+
+def export_figures(checkpoint, check_file) -> dict:
+    """--export: parity and speed of the TorchScript and ONNX artifacts (rnncli/export)."""
+    from rnncli.export import export_benchmark
+
+    return export_benchmark(checkpoint, check_file)
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=SHARED_DATA / "tinyshakespeare" / "input.txt")
     parser.add_argument("--max-time", type=float, default=20.0, help="training budget in minutes")
     parser.add_argument("--out-json", type=Path, default=Path("bench/results/lm.json"))
+    parser.add_argument("--export", action="store_true", help="also export the model (TorchScript and ONNX) and report parity and speed: eager vs TorchScript vs ONNX Runtime")
     parser.add_argument("--threads", type=int, default=None, help="OMP threads (default: torch's choice)")
     parser.add_argument("extra", nargs="*", help="extra `rnncli train lm` options (after --)")
     args = parser.parse_args()
@@ -49,6 +57,7 @@ def main() -> None:
         scored, _ = run_cli(["eval", str(ckpt), str(tmp / "valid.txt"), "--json"], threads=args.threads)
         wall = time.perf_counter() - start
         info, _ = run_cli(["info", str(ckpt), "--json"])
+        exported = export_figures(ckpt, tmp / "valid.txt") if args.export else None
     scored, info = json.loads(scored), json.loads(info)
     figures = {
         "valid_nats_per_char": scored["nats_per_char"],
@@ -64,6 +73,8 @@ def main() -> None:
         "train_args": MODEL_ARGS + args.extra,
         "data": str(args.data),
     }
+    if exported is not None:
+        figures["export"] = exported
     report("rnncli bench: char LM on Tiny Shakespeare", figures, args.out_json)
 
 

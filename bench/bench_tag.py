@@ -30,12 +30,20 @@ def count_sentences(path: Path) -> int:
     return sum(1 for b in blocks if b.strip() and not b.strip().startswith("-DOCSTART-"))
 
 
+
+def export_figures(checkpoint, check_file) -> dict:
+    """--export: parity and speed of the TorchScript and ONNX artifacts (rnncli/export)."""
+    from rnncli.export import export_benchmark
+
+    return export_benchmark(checkpoint, check_file)
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=SHARED_DATA / "conll2003",
                         help="folder holding eng.train and eng.testa")
     parser.add_argument("--max-time", type=float, default=30.0, help="training budget in minutes")
     parser.add_argument("--out-json", type=Path, default=Path("bench/results/tag.json"))
+    parser.add_argument("--export", action="store_true", help="also export the model (TorchScript and ONNX) and report parity and speed: eager vs TorchScript vs ONNX Runtime")
     parser.add_argument("--threads", type=int, default=None, help="OMP threads (default: torch's choice)")
     parser.add_argument("extra", nargs="*", help="extra `rnncli train tag` options (after --)")
     args = parser.parse_args()
@@ -57,6 +65,7 @@ def main() -> None:
                                  threads=args.threads)
         scored, _ = run_cli(["eval", str(ckpt), str(testa), "--json", "--device", "cpu"], threads=args.threads)
         info, _ = run_cli(["info", str(ckpt), "--json"])
+        exported = export_figures(ckpt, testa) if args.export else None
     wall = time.perf_counter() - start
     scored, info = json.loads(scored), json.loads(info)
     sentences = count_sentences(testa)
@@ -81,6 +90,8 @@ def main() -> None:
         "train_args": MODEL_ARGS + args.extra,
         "data": str(args.data),
     }
+    if exported is not None:
+        figures["export"] = exported
     report("rnncli bench: BiLSTM-CRF NER on CoNLL-2003 (testa)", figures, args.out_json)
 
 

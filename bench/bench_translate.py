@@ -34,6 +34,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-steps", type=int, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/translate-ckpt")
     parser.add_argument("--out-json", type=Path, default=ROOT / "bench/results/translate.json")
+    parser.add_argument("--export", action="store_true", help="also export the model (TorchScript and ONNX) and report parity and speed: eager vs TorchScript vs ONNX Runtime")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--encoder-hidden", type=int, default=128, help="encoder units per direction")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (int8 figures are CPU-only)")
@@ -140,6 +141,13 @@ def render(result: dict) -> None:
     Console(stderr=False).print(table)
 
 
+
+def export_figures(checkpoint, check_file) -> dict:
+    """--export: parity and speed of the TorchScript and ONNX artifacts (rnncli/export)."""
+    from rnncli.export import export_benchmark
+
+    return export_benchmark(checkpoint, check_file)
+
 def main() -> None:
     args = parse_args()
     import torch
@@ -161,6 +169,8 @@ def main() -> None:
         result["val" + suffix] = decode(args, "val", int8, shortlist)
         result["beam5_sentences_per_s" + suffix] = result["val" + suffix]["sentences_per_s"]
     result["bleu"] = result["test_2016_flickr"]["bleu"]
+    if args.export:   # parity at beam 5 (rnncli's default) on the first 100 validation sentences
+        result["export"] = export_figures(args.out, None)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result["wall_seconds"] = time.perf_counter() - started
     args.out_json.parent.mkdir(parents=True, exist_ok=True)

@@ -143,6 +143,19 @@ def evaluate_tags(pred: str | Path, gold: str | Path, scheme: str | None = None)
     return evaluate_tag_files(str(pred), str(gold), scheme)
 
 
+def evaluate_forecasts(pred: str | Path, actual: str | Path, baselines: bool = True,
+                       **read_options: Any) -> dict[str, Any]:
+    """Score a forecast file (what `rnncli forecast` writes) against the actual series (MASE,
+    sMAPE, quantile loss, coverage; with baselines fitted on the same history). read_options:
+    time_column, target, id_column, freq, format of the actual file."""
+    from rnncli.tasks.forecast_output import evaluate_forecast_file
+
+    options = {k: v for k, v in read_options.items() if v is not None}
+    if isinstance(options.get("target"), str):
+        options["target"] = [part.strip() for part in options["target"].split(",") if part.strip()]
+    return evaluate_forecast_file(str(pred), str(actual), options, baselines)
+
+
 def info(checkpoint: str | Path) -> dict[str, Any]:
     """What a checkpoint is, how it was trained (its settings), on what data."""
     from rnncli.tasks.describe import describe

@@ -94,6 +94,15 @@ def type_name(annotation: Any) -> str:
     return name
 
 
+def numeric_text(text: str, kind: Any) -> Any:
+    """A list element typed on the command line: "0.1" -> 0.1 for a list of numbers (what
+    cannot be parsed stays text, and the element check names it)."""
+    try:
+        return {int: int, float: float}[kind](text) if kind in (int, float) else text
+    except ValueError:
+        return text
+
+
 def coerce(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
     """(the value in the field's type, or a problem). Exact types: 1.5 is not an integer,
     "3" is not a number, 1 is not a boolean; an integer is a fine float."""
@@ -101,8 +110,9 @@ def coerce(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
     if value is None:
         return None, (None if optional else f"is not {type_name(spec.type)}")
     if typing.get_origin(inner) is tuple:
-        if isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, str):   # the command line's "a,b,c"; numbers are parsed here
+            value = [numeric_text(part.strip(), typing.get_args(inner)[0])
+                     for part in value.split(",") if part.strip()]
         if not isinstance(value, (list, tuple)):
             return value, f"is not {type_name(spec.type)}"
         element = FieldSpec(spec.name, typing.get_args(inner)[0], None, "", spec.choices, spec.check, None)

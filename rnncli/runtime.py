@@ -173,3 +173,63 @@ def move_to(batch, device: torch.device):
     if isinstance(batch, (list, tuple)):
         return type(batch)(move_to(v, device) for v in batch)
     return batch
+
+
+# ---- inference over torchrun: every rank reads the whole input, works on its share of
+# the chunks, and the results meet on every rank (so an error on one stops them all) -----
+@contextlib.contextmanager
+def inference_group(device_name: str):
+    """The DistEnv of sharded inference: under torchrun, join the group and leave it at the
+    end (a group left standing aborts the process at exit).
+
+    gloo on any device: ranks exchange only output text (pickled objects), which gloo moves
+    from CPU memory; NCCL would need one GPU per rank, while several ranks may share one."""
+    env = dist_env()
+    if not env.distributed:
+        yield env
+        return
+    import torch.distributed as dist
+
+    pin_local_gpu(device_name, env)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="gloo")
+    try:
+        yield env
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def pin_local_gpu(device_name: str, env: DistEnv) -> None:
+    """Give each rank of a machine its own GPU, where there are several: the inference
+    loaders put a model on the first visible GPU, so this rank's GPU is made the only
+    visible one, before CUDA starts (torch reads CUDA_VISIBLE_DEVICES then)."""
+    if device_name not in ("auto", "cuda") or int(os.environ.get("LOCAL_WORLD_SIZE", "1")) < 2:
+        return
+    if not torch.cuda.is_available() or torch.cuda.is_initialized() or torch.cuda.device_count() < 2:
+        return
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    ids = visible.split(",") if visible else [str(i) for i in range(torch.cuda.device_count())]
+    os.environ["CUDA_VISIBLE_DEVICES"] = ids[env.local_rank % len(ids)]
+
+
+def all_gather_objects(obj, env: DistEnv) -> list:
+    """Every rank's `obj`, in rank order. A collective: all ranks must call it."""
+    if not env.distributed:
+        return [obj]
+    import torch.distributed as dist
+
+    gathered: list = [None] * env.world_size
+    dist.all_gather_object(gathered, obj)
+    return gathered
+
+
+def broadcast_object(obj, env: DistEnv):
+    """Rank 0's `obj` on every rank. A collective: all ranks must call it."""
+    if not env.distributed:
+        return obj
+    import torch.distributed as dist
+
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]

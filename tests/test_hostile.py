@@ -130,19 +130,24 @@ def test_sigterm_keeps_the_lines_already_written_and_exits_143(models, tmp_path,
     assert 0 < len(output) < len(big.read_text().splitlines())
 
 
-def test_sigterm_with_an_output_file_leaves_no_file_and_no_temporary(models, tmp_path):
+def test_sigterm_with_an_output_file_keeps_the_finished_lines_in_the_partial_file(models, tmp_path):
+    """-o OUT grows through OUT.partial (issue 13): a stop keeps the finished lines there,
+    with their record, and OUT itself appears only when complete."""
     big = tmp_path / "input.txt"
     big.write_text((DATA / "translate/train.en").read_text() * 10)
-    out = tmp_path / "hyp.de"
+    out, partial = tmp_path / "hyp.de", tmp_path / "hyp.de.partial"
     proc = subprocess.Popen([sys.executable, "-m", "rnncli", "translate", str(models["mt"]), str(big), "-o", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     deadline = time.monotonic() + 60
-    while not list(tmp_path.glob(".hyp.de.*.tmp")) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    while not (partial.exists() and partial.stat().st_size) and time.monotonic() < deadline:
+        time.sleep(0.02)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["input.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hyp.de.partial", "hyp.de.partial.json", "input.txt"]
+    record = json.loads((tmp_path / "hyp.de.partial.json").read_text())
+    kept = partial.read_bytes()[:record["bytes"]]
+    assert 0 < record["lines"] < 20_000 and kept.count(b"\n") == record["lines"] and kept.endswith(b"\n")
 
 
 def test_resume_after_a_kill_cleans_temporaries_and_logs_each_evaluation_once(cli, tmp_path):

@@ -215,7 +215,7 @@ def test_non_finite_fail_under_is_refused(spec):
 
 
 def test_finite_fail_under_still_parses():
-    assert metrics.parse_fail_under(["accuracy=0.8", " f1 = 1e-3"]) == [("accuracy", 0.8), ("f1", 0.001)]
+    assert metrics.parse_fail_under(["accuracy=0.8", " f1 = 1e-3"]) == [("accuracy", 0.8, False), ("f1", 0.001, False)]
 
 
 # 5. Predictions in another scheme than the gold --------------------------------------

@@ -16,12 +16,13 @@ from conftest import ROOT
 PACKAGE = ROOT / "rnncli"
 LAYERS = [
     ("base", {"errors", "version", "atomic", "config", "tokenizer", "readers", "schemes", "embeddings",
-              "signals", "memory", "timestamps"}),
+              "signals", "memory", "timestamps", "seasons"}),
     ("core", {"core"}),
     ("models", {"models"}),
     ("engine", {"runtime", "batching", "optim", "checkpoint", "training", "decoding", "metrics", "rundir",
                 "baselines"}),
-    ("tasks", {"tasks"}),
+    ("tasks", {"tasks", "datacheck"}),
+    ("export", {"export"}),
     ("api", {"api"}),
     ("cli", {"cli", "__main__"}),
 ]

@@ -16,16 +16,17 @@ import sys
 import typer
 
 from rnncli.version import __version__
-from rnncli.cli import classify, evaluate, info, lm, tag, train_view, translate
+from rnncli.cli import classify, data, evaluate, export, forecast, info, lm, tag, train_view, translate
 from rnncli.cli.options import train_command
 from rnncli.tasks import TASKS
 
 app = typer.Typer(name="rnncli", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False, rich_markup_mode=None,
-                  help="Recurrent-network NLP from the command line: generation, classification, "
-                       "tagging and translation.\n\nAdd --debug anywhere for a traceback on errors.")
+                  help="Recurrent networks from the command line: generation, classification, "
+                       "tagging, translation and forecasting.\n\nAdd --debug anywhere for a traceback on errors.")
 train_app = typer.Typer(no_args_is_help=True, help="Train a model; writes a checkpoint directory.")
 app.add_typer(train_app, name="train")
+app.add_typer(data.data_app, name="data")   # `rnncli data check`
 
 
 
@@ -52,8 +53,10 @@ COMMANDS = [
     ("classify", "Classify lines of text, TSV, CSV, JSONL or fastText with a trained classifier.", classify.classify_cli),
     ("tag", "Tag text or CoNLL input with a trained tagger.", tag.tag_cli),
     ("translate", "Translate lines with a trained encoder-decoder (greedy or beam search).", translate.translate_cli),
+    ("forecast", "Forecast time series with a trained forecaster (quantile intervals).", forecast.forecast_cli),
     ("eval", "Score a checkpoint on data, or score output files.", evaluate.eval_cli),
     ("info", "Describe a checkpoint.", info.info_cli),
+    ("export", "Export a model as a standalone TorchScript or ONNX artifact, checked against rnncli.", export.export_cli),
 ]
 for name, help_text, function in COMMANDS:
     app.command(name, help=help_text)(closed_pipe_is_done(function))
@@ -92,7 +95,7 @@ def run(args: list[str], debug: bool) -> int:
 def terminate_as_exception():
     """SIGTERM raises Interrupted (exit 143) instead of killing the process at once, so an
     inference command keeps the lines it has written (stdout is flushed on the way out)
-    and an `-o` file in progress is removed rather than left half-written. Training
+    and an `-o` file in progress keeps its finished lines in OUT.partial (see --continue). Training
     installs its own handler for the length of the loop (signals.py: save, then stop)."""
     import signal
     import threading

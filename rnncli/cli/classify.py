@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Iterator, Optional
 
 import typer
 
-from rnncli.cli.common import BatchSizeOpt, CkptArg, DeviceOpt, InputArg, OutputOpt, QuietOpt, message
-from rnncli.cli.streams import chunked, output_stream
+from rnncli.cli.common import (BatchSizeOpt, CkptArg, ContinueOpt, DeviceOpt, InputsArg, OutputDirOpt, OutputOpt,
+                               QuietOpt, message)
 
 
 def classify_cli(
     checkpoint: CkptArg,
-    input: InputArg = "-",
+    inputs: InputsArg = None,
     output: OutputOpt = None,
+    output_dir: OutputDirOpt = None,
+    resume: ContinueOpt = False,
     input_format: Annotated[str, typer.Option("--input-format", help="text (one document per line), tsv or csv (header first), jsonl, or fasttext.")] = "text",
     output_format: Annotated[Optional[str], typer.Option("--output-format", help="text, tsv or jsonl (default: text for text and fastText input, tsv for csv, else the input format).", show_default=False)] = None,
     text_field: Annotated[Optional[str], typer.Option("--text-field", help="Text column/key of tsv/csv/jsonl input (default: as in training, else text or sentence).", show_default=False)] = None,
@@ -27,26 +29,65 @@ def classify_cli(
     (a blank line gives a blank line), written as it is produced."""
     from rnncli.api import load
     from rnncli.checkpoint import read_config
+    from rnncli.cli.batch_io import RunOptions, plan_jobs, run_jobs, total
     from rnncli.readers.labelled import InputRows
-    from rnncli.readers.text import display_name, iter_lines
-    from rnncli.tasks.classify_output import check_output_format, classify_chunk, default_output_format
+    from rnncli.runtime import inference_group
+    from rnncli.tasks.classify_output import check_output_format, default_output_format
 
     output_format = output_format or default_output_format(input_format)
     check_output_format(output_format)
-    rows = InputRows(input_format, display_name(input), text_field)
-    read_config(checkpoint, "classify")
-    classifier = load(checkpoint, device)
-    rows.text_field = text_field or classifier.config["options"].get("text_field")
-    if max_input_tokens is not None:
-        classifier.max_input_tokens = max_input_tokens
-    with output_stream(output) as stream:
-        for chunk in chunked(iter_lines(input), max(batch_size, 64) * 4, input == "-"):
-            for line in classify_chunk(classifier, rows, chunk, output_format, top_k, batch_size):
-                stream.write(line + "\n")
-            stream.flush()
-    if classifier.cropped:
-        message(f"{classifier.cropped:,} text(s) longer than {classifier.max_input_tokens:,} tokens were cut "
-                "to that length (--max-input-tokens)", quiet)
+    InputRows(input_format, "-", text_field)   # checks --input-format before the model loads
+    jobs = plan_jobs(inputs, output, output_dir, resume)
+    with inference_group(device) as env:
+        read_config(checkpoint, "classify")
+        classifier = load(checkpoint, device)
+        if max_input_tokens is not None:
+            classifier.max_input_tokens = max_input_tokens
+        work = ClassifyWork(classifier, input_format, output_format, text_field, top_k, batch_size)
+        options = RunOptions("classify", checkpoint, {"input_format": input_format, "output_format": output_format,
+                                                      "text_field": work.text_field, "top_k": top_k,
+                                                      "max_input_tokens": classifier.max_input_tokens,
+                                                      "batch_size": batch_size}, resume=resume, quiet=quiet)
+        run_jobs(work, jobs, options, env)
+        cropped = total(classifier.cropped, env)
+        if cropped and env.is_main:
+            message(f"{cropped:,} text(s) longer than {classifier.max_input_tokens:,} tokens were cut "
+                    "to that length (--max-input-tokens)", quiet)
+
+
+class ClassifyWork:
+    """Lines in, one output line each (batch_io.Work); a TSV/CSV header is read per file."""
+
+    def __init__(self, classifier, input_format: str, output_format: str, text_field: str | None,
+                 top_k: int, batch_size: int):
+        self.classifier, self.input_format, self.output_format = classifier, input_format, output_format
+        self.text_field = text_field or classifier.config["options"].get("text_field")
+        self.top_k, self.batch_size = top_k, batch_size
+        self.rows = None
+
+    def items(self, path: str) -> Iterator[tuple[int, tuple[int, str]]]:
+        from rnncli.readers.labelled import InputRows
+        from rnncli.readers.text import display_name, iter_lines
+
+        self.rows = InputRows(self.input_format, display_name(path), self.text_field)
+        return ((number, (number, line)) for number, line in iter_lines(path))
+
+    def chunk_size(self, path: str) -> int:
+        return max(self.batch_size, 64) * 4
+
+    def render(self, items: list[tuple[int, str]]) -> str:
+        from rnncli.tasks.classify_output import classify_chunk
+
+        lines = classify_chunk(self.classifier, self.rows, items, self.output_format, self.top_k, self.batch_size)
+        return "".join(line + "\n" for line in lines)
+
+    def pass_over(self, items: list[tuple[int, str]]) -> None:
+        """Lines done elsewhere; a table's header among them is read, as later rows need it."""
+        if self.rows.fmt in ("tsv", "csv") and self.rows.header is None:
+            for number, line in items:
+                self.rows.parse(number, line)
+                if self.rows.header is not None:
+                    return
 
 
 def warn(report: dict[str, Any], data: list[str], quiet: bool) -> None:
@@ -73,6 +114,9 @@ def render_report(report: dict[str, Any], console) -> None:
         per_class.add_row(label, *(percent(row[k]) for k in ("precision", "recall", "f1")), f"{row['support']:,}")
     console.print(per_class)
     console.print(confusion_table(report["confusion_matrix"]))
+    from rnncli.cli.calibration_view import render_calibration
+
+    render_calibration(report, console)
 
 
 def confusion_table(matrix: dict[str, Any]):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, List, Optional
 
 import typer
 
@@ -49,3 +49,11 @@ def print_json(data) -> None:
 
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     sys.stdout.flush()
+
+
+InputsArg = Annotated[Optional[List[str]], typer.Argument(
+    help="Input files, or - for stdin (the default); several need --output-dir.", show_default=False)]
+OutputDirOpt = Annotated[Optional[Path], typer.Option(
+    "--output-dir", help="Write one output per input file here, under the input's name.", show_default=False)]
+ContinueOpt = Annotated[bool, typer.Option(
+    "--continue", help="Pick up the -o/--output-dir output of a stopped run after its last finished line.")]

@@ -9,10 +9,14 @@ from rnncli.cli.common import CkptArg, JsonOpt, print_json, stdout_console
 
 def info_cli(checkpoint: CkptArg, as_json: JsonOpt = False) -> None:
     from rnncli.api import info
+    from rnncli.export.artifact import describe_artifact, is_artifact
 
-    report = info(checkpoint)
+    report = describe_artifact(checkpoint) if is_artifact(checkpoint) else info(checkpoint)
     if as_json:
         print_json(report)
+    elif report.get("artifact"):
+        stdout_console().print("\n".join(f"{k}: {flatten(v)}" for k, v in report.items() if k != "artifact"),
+                               markup=False)
     else:
         render(report)
 
@@ -27,7 +31,13 @@ def render(report: dict[str, Any]) -> None:
     table.add_row("model", ", ".join(f"{k}={v}" for k, v in report["model"].items()))
     params = report["parameters"]
     table.add_row("parameters", f"{params:,}" if params is not None else "(no weights yet)")
-    table.add_row("tokenizer", flatten(report["tokenizer"]))
+    if report["tokenizer"]:
+        table.add_row("tokenizer", flatten(report["tokenizer"]))
+    if report.get("series"):
+        s = report["series"]
+        names = ", ".join(map(str, s["names"][:10])) + (" ..." if len(s["names"]) > 10 else "")
+        table.add_row("series", f"{len(s['names'])} ({s['layout']} layout, {s['freq_name']}): {names}; "
+                                f"horizon {s['horizon']}, context {s['context']}")
     if report.get("labels"):
         table.add_row("labels", f"{len(report['labels'])}: " + ", ".join(map(str, report["labels"][:20])))
     for name, info in report["data"].items():

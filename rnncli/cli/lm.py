@@ -84,13 +84,21 @@ def complete_lines(generator, settings: G, rng, quiet: bool, record: dict | None
                         "model's vocabulary", quiet)
             yield number, line
 
-    for number, index, prompt, sample in generator.complete_stream(prompts(), settings, rng):
-        if record is None:
-            sys.stdout.write(prompt + sample.text + "\n")
-        else:
-            write_json({"line": number, "prompt": prompt, "sample": index, "text": sample.text,
-                        "tokens": sample.tokens, **record})
-        sys.stdout.flush()
+    from rnncli.cli.progress import LineProgress, count_lines
+
+    with LineProgress(quiet) as bar:
+        bar.start("<stdin>", count_lines("-") if bar.shown else None)
+        done = 0
+        for number, index, prompt, sample in generator.complete_stream(prompts(), settings, rng):
+            if record is None:
+                sys.stdout.write(prompt + sample.text + "\n")
+            else:
+                write_json({"line": number, "prompt": prompt, "sample": index, "text": sample.text,
+                            "tokens": sample.tokens, **record})
+            sys.stdout.flush()
+            if index == settings.num_samples and number > done:   # the line's last sample is out
+                bar.advance(number - done)
+                done = number
 
 
 def warn(report: dict[str, Any], data: list[str], quiet: bool) -> None:

@@ -1,7 +1,8 @@
 """Input and output streams for the inference commands (classify, tag, translate).
 
-- `output_stream(path)`: stdout, or an -o file written atomically, so a failure part way
-  leaves no half-written output.
+- `output_stream(path)`: stdout, or a file written atomically, so a failure part way
+  leaves no half-written output (side outputs such as --attention-out; the line-wise -o of
+  translate/tag/classify grows through a partial file instead: partial.py).
 - `chunked(items, size, from_stdin)`: work in batches, but from stdin a batch also ends
   when no more input is waiting, so an interactive pipeline gets each answer at once.
 """

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Iterator, Optional
 
 import typer
 
-from rnncli.cli.common import BatchSizeOpt, CkptArg, DeviceOpt, InputArg, OutputOpt, QuietOpt, message
-from rnncli.cli.streams import chunked, output_stream
+from rnncli.cli.common import (BatchSizeOpt, CkptArg, ContinueOpt, DeviceOpt, InputsArg, OutputDirOpt, OutputOpt,
+                               QuietOpt, message)
 
 
 def tag_cli(
     checkpoint: CkptArg,
-    input: InputArg = "-",
+    inputs: InputsArg = None,
     output: OutputOpt = None,
+    output_dir: OutputDirOpt = None,
+    resume: ContinueOpt = False,
     input_format: Annotated[str, typer.Option("--input-format", help="text (one sentence per line, words split on whitespace) or conll.")] = "text",
     output_format: Annotated[Optional[str], typer.Option("--output-format", help="conll, jsonl or inline (word/TAG); default: inline for text, conll for conll.", show_default=False)] = None,
     output_scheme: Annotated[Optional[str], typer.Option("--output-scheme", help="iob1|iob2|bioes (default: the training data's scheme).", show_default=False)] = None,
@@ -28,7 +30,9 @@ def tag_cli(
     input line again, token lines with the tag appended. Output is written as it is produced."""
     from rnncli.api import load
     from rnncli.checkpoint import read_config
+    from rnncli.cli.batch_io import RunOptions, plan_jobs, run_jobs, total
     from rnncli.errors import UsageError
+    from rnncli.runtime import inference_group
     from rnncli.tasks.tag_output import INPUT_FORMATS, OUTPUT_FORMATS
 
     if input_format not in INPUT_FORMATS:
@@ -36,18 +40,49 @@ def tag_cli(
     output_format = output_format or ("inline" if input_format == "text" else "conll")
     if output_format not in OUTPUT_FORMATS:
         raise UsageError(f"--output-format {output_format!r}: choose conll, jsonl or inline")
-    read_config(checkpoint, "tag")
-    tagger = load(checkpoint, device)
-    scheme = tagger.output_scheme(output_scheme)
-    items = tagger.input_items(input, input_format, word_column, sep)
-    with output_stream(output) as stream:
-        for chunk in chunked(items, batch_size, input == "-"):
-            for text in tagger.output_lines(chunk, output_format, scheme, batch_size, max_input_tokens):
-                stream.write(text)
-            stream.flush()
-    if tagger.split_lines:
-        message(f"{tagger.split_lines:,} sentence(s) longer than {tagger.input_limit(max_input_tokens):,} tokens "
-                "were tagged in pieces (--max-input-tokens)", quiet)
+    jobs = plan_jobs(inputs, output, output_dir, resume)
+    with inference_group(device) as env:
+        read_config(checkpoint, "tag")
+        tagger = load(checkpoint, device)
+        work = TagWork(tagger, input_format, output_format, tagger.output_scheme(output_scheme), word_column, sep,
+                       batch_size, max_input_tokens)
+        options = RunOptions("tag", checkpoint, {"input_format": input_format, "output_format": output_format,
+                                                 "scheme": work.scheme, "word_column": word_column, "sep": sep,
+                                                 "batch_size": batch_size, "max_input_tokens": max_input_tokens},
+                             resume=resume, quiet=quiet)
+        run_jobs(work, jobs, options, env)
+        split = total(tagger.split_lines, env)
+        if split and env.is_main:
+            message(f"{split:,} sentence(s) longer than {tagger.input_limit(max_input_tokens):,} tokens "
+                    "were tagged in pieces (--max-input-tokens)", quiet)
+
+
+class TagWork:
+    """Text lines, or CoNLL sentences and the blank/-DOCSTART- lines between them, in; each
+    item's output text out (batch_io.Work). An item's place is its last input line."""
+
+    def __init__(self, tagger, input_format: str, output_format: str, scheme: str, word_column: int | None,
+                 sep: str | None, batch_size: int, max_input_tokens: int | None):
+        self.tagger, self.input_format, self.output_format, self.scheme = tagger, input_format, output_format, scheme
+        self.word_column, self.sep, self.batch_size, self.limit = word_column, sep, batch_size, max_input_tokens
+
+    def items(self, path: str) -> Iterator[tuple[int, Any]]:
+        from rnncli.readers.text import iter_lines
+        from rnncli.tasks.tag_output import TextLine
+
+        if self.input_format == "text":
+            return ((number, TextLine.parse(line)) for number, line in iter_lines(path))
+        items = self.tagger.input_items(path, self.input_format, self.word_column, self.sep)
+        return ((item.lines[-1] if hasattr(item, "rows") else item.line, item) for item in items)
+
+    def chunk_size(self, path: str) -> int:
+        return self.batch_size
+
+    def render(self, items: list[Any]) -> str:
+        return "".join(self.tagger.output_lines(items, self.output_format, self.scheme, self.batch_size, self.limit))
+
+    def pass_over(self, items: list[Any]) -> None:
+        """Tagging keeps no state across sentences."""
 
 
 def render_report(report: dict[str, Any], console) -> None:
@@ -72,6 +107,9 @@ def render_report(report: dict[str, Any], console) -> None:
     console.print(per_type)
     if "confusion" in report:
         render_confusion(report["confusion"], console)
+    from rnncli.cli.calibration_view import render_calibration
+
+    render_calibration(report, console)
 
 
 def render_confusion(confusion: dict[str, Any], console) -> None:

@@ -3,11 +3,12 @@ about its reports. A literal table, the command line's side of rnncli.tasks.TASK
 
 from __future__ import annotations
 
-from rnncli.cli import classify, lm, tag, translate
+from rnncli.cli import classify, forecast, lm, tag, translate
 
 TASK_CLI = {
     "lm": lm,
     "classify": classify,
     "tag": tag,
     "translate": translate,
+    "forecast": forecast,
 }

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Annotated, Any, Iterator, Optional
 
 import typer
 
-from rnncli.cli.common import CkptArg, DeviceOpt, InputArg, OutputOpt, QuietOpt, message, stderr_console
+from rnncli.cli.common import CkptArg, ContinueOpt, DeviceOpt, InputsArg, OutputDirOpt, OutputOpt, QuietOpt, message, stderr_console
 from rnncli.cli.options import setting
-from rnncli.cli.streams import chunked, output_stream
+from rnncli.cli.streams import output_stream
 from rnncli.config import DecodeSettings as D
 
 FILE_CHUNK = 2048   # lines of a file decoded (sorted by length) between two writes
@@ -18,8 +19,10 @@ FILE_CHUNK = 2048   # lines of a file decoded (sorted by length) between two wri
 
 def translate_cli(
     checkpoint: CkptArg,
-    input: InputArg = "-",
+    inputs: InputsArg = None,
     output: OutputOpt = None,
+    output_dir: OutputDirOpt = None,
+    resume: ContinueOpt = False,
     beam: setting(D, "beam") = D.beam,
     n_best: setting(D, "n_best") = D.n_best,
     length_penalty: setting(D, "length_penalty") = D.length_penalty,
@@ -36,7 +39,9 @@ def translate_cli(
     """Translate INPUT line by line: one output line per input line, in order."""
     from rnncli.api import load
     from rnncli.checkpoint import read_config
+    from rnncli.cli.batch_io import RunOptions, plan_jobs, run_jobs, total
     from rnncli.errors import UsageError
+    from rnncli.runtime import inference_group
     from rnncli.tasks.translate_output import OUTPUT_FORMATS
 
     if output_format not in OUTPUT_FORMATS:
@@ -45,41 +50,61 @@ def translate_cli(
                int8=int8, shortlist=shortlist, max_input_tokens=max_input_tokens)
     if n_best > 1 and output_format == "text":
         raise UsageError("--n-best above 1 needs --output-format jsonl (text output is one line per input)")
-    read_config(checkpoint, "translate")
-    translator = load(checkpoint, device, int8=int8, shortlist=shortlist)
+    jobs = plan_jobs(inputs, output, output_dir, resume)
     attention = show_attention or attention_out is not None
-    console = stderr_console(quiet)
-    first_line = 1
-    with output_stream(output) as out, output_stream(attention_out, default=None) as attn_out:
-        for chunk in read_chunks(input, batch_size):
-            hyps = translator.hypotheses(chunk, decode, attention)
-            for offset, (line, hyp) in enumerate(zip(chunk, hyps)):
-                out.write(translator.output_line(hyp, output_format) + "\n")
-                if hyp and attention and hyp[0].attention is not None:
-                    record = translator.attention_record(first_line + offset, line, hyp[0])
-                    if attn_out is not None:
-                        attn_out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                    if show_attention:
-                        console.print(heatmap(record))
-            out.flush()
-            first_line += len(chunk)
-    if translator.split_lines:
-        message(f"{translator.split_lines:,} line(s) longer than {translator.input_limit(decode):,} source tokens "
-                "were translated in pieces (--max-input-tokens)", quiet)
+    with inference_group(device) as env:
+        if attention and (len(jobs) > 1 or output_dir is not None or resume or env.distributed):
+            raise UsageError("--show-attention/--attention-out work on one run of one input "
+                             "(not with --output-dir, --continue or torchrun)")
+        read_config(checkpoint, "translate")
+        translator = load(checkpoint, device, int8=int8, shortlist=shortlist)
+        options = RunOptions("translate", checkpoint, {**dataclasses.asdict(decode), "output_format": output_format},
+                             resume=resume, quiet=quiet)
+        with output_stream(attention_out, default=None) as attn_out:
+            work = TranslateWork(translator, decode, output_format, attention, attn_out,
+                                 stderr_console(quiet) if show_attention else None)
+            run_jobs(work, jobs, options, env)
+        split = total(translator.split_lines, env)
+        if split and env.is_main:
+            message(f"{split:,} line(s) longer than {translator.input_limit(decode):,} source tokens "
+                    "were translated in pieces (--max-input-tokens)", quiet)
 
 
-def read_chunks(input: str, batch_size: int) -> Iterator[list[str]]:
-    """A file: chunks of many batches (decoding sorts each chunk by length, so it wants
-    them large; output is written and flushed after each, so a stop keeps what is done).
-    stdin: batches of up to --batch-size lines, cut early when no more input is waiting,
-    so output flows while input still arrives."""
-    from rnncli.readers.text import STDIN, iter_lines
+class TranslateWork:
+    """Lines in, one output line each (batch_io.Work); attention records as they come."""
 
-    lines = (line for _, line in iter_lines(input))
-    if input != STDIN:
-        yield from chunked(lines, max(FILE_CHUNK, batch_size), from_stdin=False)
-        return
-    yield from chunked(lines, batch_size, from_stdin=True)
+    def __init__(self, translator, decode: D, output_format: str, attention: bool, attn_out, console):
+        self.translator, self.decode, self.output_format = translator, decode, output_format
+        self.attention, self.attn_out, self.console = attention, attn_out, console
+
+    def items(self, path: str) -> Iterator[tuple[int, tuple[int, str]]]:
+        from rnncli.readers.text import iter_lines
+
+        return ((number, (number, line)) for number, line in iter_lines(path))
+
+    def chunk_size(self, path: str) -> int:
+        """A file: chunks of many batches (decoding sorts each chunk by length, so it wants
+        them large). stdin: a batch, cut early when no more input is waiting, so output
+        flows while input still arrives."""
+        return self.decode.batch_size if path == "-" else max(FILE_CHUNK, self.decode.batch_size)
+
+    def render(self, items: list[tuple[int, str]]) -> str:
+        hyps = self.translator.hypotheses([line for _, line in items], self.decode, self.attention)
+        lines = []
+        for (number, line), hyp in zip(items, hyps):
+            lines.append(self.translator.output_line(hyp, self.output_format) + "\n")
+            if self.attention and hyp and hyp[0].attention is not None:
+                self.show(self.translator.attention_record(number, line, hyp[0]))
+        return "".join(lines)
+
+    def show(self, record: dict[str, Any]) -> None:
+        if self.attn_out is not None:
+            self.attn_out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        if self.console is not None:
+            self.console.print(heatmap(record))
+
+    def pass_over(self, items: list[Any]) -> None:
+        """Translation keeps no state across lines."""
 
 
 def heatmap(record: dict[str, Any]):

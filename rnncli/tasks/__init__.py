@@ -11,13 +11,14 @@ from __future__ import annotations
 import importlib
 
 from rnncli.errors import UsageError
-from rnncli.tasks.settings import CLASSIFY, LM, TAG, TRANSLATE, TaskSpec
+from rnncli.tasks.settings import CLASSIFY, FORECAST, LM, TAG, TRANSLATE, TaskSpec
 
 TASKS: dict[str, TaskSpec] = {
     "lm": LM,
     "classify": CLASSIFY,
     "tag": TAG,
     "translate": TRANSLATE,
+    "forecast": FORECAST,
 }
 
 

@@ -13,6 +13,7 @@ shared training skeleton for any of them.
     config.json, tokenizer files                save_files(directory), describe()
     the generic loop                           epoch_batches(epoch), loss(model, batch),
                                                evaluate(model, device)
+    best weights back in the model             after_training(model, device)  (config entries)
     a run that fails before its first save leaves nothing behind
 
 Inference: `Task.load(checkpoint, device, ...)` returns the task's predictor, the object
@@ -36,7 +37,7 @@ from rnncli.config import RESUME_OVERRIDABLE, Settings, TrainConfig
 from rnncli.errors import CheckpointError, ConfigError, DataError
 from rnncli.readers.text import Source
 from rnncli.runtime import dist_env
-from rnncli.training import Notice, TrainJob
+from rnncli.training import Finished, Notice, TrainJob
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,11 @@ class Task:
 
     def evaluate(self, model, device) -> dict[str, float]:
         raise NotImplementedError
+
+    def after_training(self, model, device) -> dict[str, Any] | None:
+        """Entries for config.json computed from the best weights once the loop has finished
+        (classify and tag fit a temperature here); rank 0 only. None: nothing to add."""
+        return None
 
     def describe(self) -> dict[str, Any]:
         """Entries of config.json beyond model, options and data (labels, tokenizer, ...)."""
@@ -203,7 +209,23 @@ def _train_locked(run: Run, task_type: type[Task], writer_box: list) -> Iterator
     config = checkpoint_config(task.name, options, model.config.to_dict(), data, task.describe())
     writer = open_checkpoint(out, config, task.save_files, saved)
     writer_box.append(writer)
-    yield from run_training(job, train_settings, out, writer, run.resume)
+    for event in run_training(job, train_settings, out, writer, run.resume):
+        if isinstance(event, Finished) and writer is not None:
+            yield from finish(task, model, writer)
+        yield event
+
+
+def finish(task: Task, model, writer: CheckpointWriter) -> Iterator[Notice]:
+    """The post-training hook: load the best weights, let the task add config entries."""
+    if type(task).after_training is Task.after_training:
+        return   # the task adds nothing: spare reloading the weights
+    load_weights(writer.directory, model, writer.config.get("run_id"))
+    model.eval()
+    entries = task.after_training(model, next(model.parameters()).device)
+    if entries:
+        writer.config.update(entries)
+        write_config(writer.directory, writer.config)
+    yield from notices(task)
 
 
 def _saved_anything(writer_box: list) -> bool:

@@ -3,7 +3,10 @@
 Training reads TSV/CSV/JSONL/fastText files (readers/labelled.py), learns a tokenizer on
 the training texts, and batches examples of similar length together (token budget and
 sentence cap); the epoch's batches are a pure function of (seed, epoch) for exact resume.
-Validation reports accuracy and macro-F1; the best checkpoint follows `--metric`.
+Validation reports accuracy and macro-F1; the best checkpoint follows `--metric`. After
+training, a temperature T is fitted on the validation scores of the best weights
+(temperature scaling, rnncli/metrics/calibration.py) and stored in config.json; predicted
+probabilities are softmax(logits / T), and `eval` reports their ECE.
 Prediction sorts by length, runs in batches and writes results back by index, so output
 order is input order.
 """
@@ -20,7 +23,8 @@ import torch.nn.functional as F
 
 from rnncli.batching import bucketed_batches, inference_batches, pad
 from rnncli.config import TrainConfig
-from rnncli.errors import ConfigError, DataError, UsageError
+from rnncli.errors import CheckpointError, ConfigError, DataError, UsageError
+from rnncli.metrics.calibration import BINS, calibration_report, check_temperature, fit_temperature, reliability
 from rnncli.metrics.classification import accuracy_and_macro_f1, classification_report
 from rnncli.models.classifier import Classifier, ClassifierConfig
 from rnncli.readers.labelled import Example, detect_format, read_labelled
@@ -68,16 +72,51 @@ def make_batch(sequences: list[list[int]], labels: torch.Tensor, indices: list[i
 
 
 @torch.no_grad()
-def predict_probs(model: Classifier, sequences: Sequence[Sequence[int]], device: torch.device,
-                  batch_size: int = PREDICT_BATCH, max_tokens: int | None = None) -> torch.Tensor:
-    """Class probabilities (N, C) on the CPU, in input order (batches run longest first)."""
+def predict_logits(model: Classifier, sequences: Sequence[Sequence[int]], device: torch.device,
+                   batch_size: int = PREDICT_BATCH, max_tokens: int | None = None) -> torch.Tensor:
+    """Class scores (N, C) in float32 on the CPU, in input order (batches run longest first)."""
     model.eval()
-    probs = torch.empty(len(sequences), model.config.num_labels)
+    logits = torch.empty(len(sequences), model.config.num_labels)
     for indices in inference_batches([len(s) for s in sequences], batch_size, max_tokens):
         ids, lengths = pad([sequences[i] for i in indices])
-        logits = model(ids.to(device), lengths.to(device))
-        probs[indices] = logits.float().softmax(dim=-1).cpu()
-    return probs
+        logits[indices] = model(ids.to(device), lengths.to(device)).float().cpu()
+    return logits
+
+
+def predict_probs(model: Classifier, sequences: Sequence[Sequence[int]], device: torch.device,
+                  batch_size: int = PREDICT_BATCH, max_tokens: int | None = None,
+                  temperature: float = 1.0) -> torch.Tensor:
+    """Class probabilities (N, C) on the CPU, in input order: softmax(logits / temperature)."""
+    return (predict_logits(model, sequences, device, batch_size, max_tokens) / temperature).softmax(dim=-1)
+
+
+def fit_classifier_temperature(logits: torch.Tensor, gold: Sequence[int]) -> dict[str, Any]:
+    """Temperature scaling on validation scores: the T minimising the mean NLL of the gold
+    labels, with the NLL and ECE before and after. Examples whose label the model lacks
+    (--allow-unseen-labels) have no score to calibrate and are left out."""
+    known = [i for i, g in enumerate(gold) if g < logits.size(1)]
+    logits, target = logits[known], torch.tensor([gold[i] for i in known], dtype=torch.long)
+
+    def nll(temperature: float) -> float:
+        return float(F.cross_entropy(logits / temperature, target))
+
+    def ece(temperature: float) -> float:
+        confidence, predicted = (logits / temperature).softmax(-1).max(-1)
+        return reliability(confidence.tolist(), (predicted == target).tolist()).ece
+
+    temperature = round(fit_temperature(nll), 6) if known else 1.0
+    return {"temperature": temperature, "method": "temperature scaling (1-D search over log T "
+            "minimising validation NLL)", "examples": len(known),
+            "validation_nll": {"before": nll(1.0), "after": nll(temperature)} if known else None,
+            "validation_ece": {"before": ece(1.0), "after": ece(temperature), "bins": BINS} if known else None}
+
+
+def checkpoint_temperature(config: dict[str, Any], where) -> float:
+    """The temperature stored by training; 1.0 for checkpoints written before calibration."""
+    try:
+        return check_temperature((config.get("calibration") or {}).get("temperature"), str(where))
+    except (ValueError, AttributeError) as exc:
+        raise CheckpointError(str(exc)) from None
 
 
 def check_labels(train: list[Example], valid: list[Example], valid_path, allow_unseen: bool) -> list[str]:
@@ -157,6 +196,15 @@ class ClassifyTask(Task):
         predicted = predict_probs(model, self.valid_ids, device).argmax(dim=-1).tolist()
         return accuracy_and_macro_f1(self.valid_gold, predicted, len(self.labels) + len(self.unseen))
 
+    def after_training(self, model, device) -> dict[str, Any]:
+        fitted = fit_classifier_temperature(predict_logits(model, self.valid_ids, device), self.valid_gold)
+        if fitted["validation_nll"] is not None:
+            nll, ece = fitted["validation_nll"], fitted["validation_ece"]
+            self.notes.append(f"calibration: temperature {fitted['temperature']:.3f} fitted on the validation set "
+                              f"(NLL {nll['before']:.4f} -> {nll['after']:.4f}, ECE {ece['before']:.4f} -> "
+                              f"{ece['after']:.4f}); classify reports probabilities at this temperature")
+        return {"calibration": fitted}
+
     def describe(self) -> dict[str, Any]:
         # data_format: what the training file was read as, for eval files whose name says nothing
         return {"labels": self.labels, "data_format": self.data_format, "tokenizer": self.vocab.describe(),
@@ -169,7 +217,9 @@ class ClassifyTask(Task):
     def load(cls, checkpoint, device: str = "auto", **options):
         if options:
             raise UsageError(f"a classifier takes no loading option {sorted(options)[0]!r}")
-        return TextClassifier(*cls.load_parts(checkpoint, device))
+        config, *parts = cls.load_parts(checkpoint, device)
+        checkpoint_temperature(config, Path(checkpoint) / "config.json")   # damage named by its path
+        return TextClassifier(config, *parts)
 
 
 @dataclass
@@ -191,6 +241,8 @@ class TextClassifier:
         self.labels = list(config["labels"])
         self.max_input_tokens = int(config["options"]["max_length"])   # as in training, unless set
         self.cropped = 0   # texts cut to max_input_tokens so far
+        # Probabilities are softmax(logits / temperature); set it to 1.0 for the raw scores.
+        self.temperature = checkpoint_temperature(config, "config.json")
 
     def classify(self, lines: str | Sequence[str], top_k: int = 1, batch_size: int = PREDICT_BATCH) -> list[Prediction]:
         """One Prediction per text, in input order."""
@@ -205,12 +257,16 @@ class TextClassifier:
         return results
 
     def predict(self, texts: Sequence[str], batch_size: int = PREDICT_BATCH) -> torch.Tensor:
-        """Probabilities (N, C) for texts, in input order; a text is cut to its first
-        `max_input_tokens` tokens, as training cut them."""
+        """Probabilities (N, C) for texts, in input order, at the calibrated temperature."""
+        return (self.logits(texts, batch_size) / self.temperature).softmax(dim=-1)
+
+    def logits(self, texts: Sequence[str], batch_size: int = PREDICT_BATCH) -> torch.Tensor:
+        """Scores (N, C) for texts; a text is cut to its first `max_input_tokens` tokens, as
+        training cut them."""
         ids = self.tokenizer.encode_batch(list(texts))
         limit = self.max_input_tokens
         self.cropped += sum(len(x) > limit for x in ids)
-        return predict_probs(self.model, [x[:limit] or [UNK_ID] for x in ids], self.device, batch_size)
+        return predict_logits(self.model, [x[:limit] or [UNK_ID] for x in ids], self.device, batch_size)
 
     def evaluate(self, data: Sequence[str], batch_size: int = PREDICT_BATCH, **options: Any) -> dict[str, Any]:
         """The full report on a labelled file read with the training run's format and fields
@@ -223,12 +279,19 @@ class TextClassifier:
         known = Path(str(path)).suffix.lower() in EXTENSIONS
         fmt = None if known else saved.get("format") or self.config.get("data_format")
         examples = read_labelled(path, fmt, saved.get("text_field"), saved.get("label_field"))
-        predicted = self.predict([e.text for e in examples], batch_size).argmax(dim=-1).tolist()
+        logits = self.logits([e.text for e in examples], batch_size)
+        predicted = logits.argmax(dim=-1).tolist()
         unseen = label_order({e.label for e in examples} - set(self.labels))
         labels = self.labels + unseen           # gold labels the model cannot predict go last
         index = {label: i for i, label in enumerate(labels)}
-        report = classification_report([index[e.label] for e in examples], predicted, labels)
-        return {"data": str(path), **report, "unseen_labels": unseen}
+        gold = [index[e.label] for e in examples]
+        report = classification_report(gold, predicted, labels)
+        correct = [p == g for p, g in zip(predicted, gold)]
+        calibration = calibration_report((logits / self.temperature).softmax(-1).max(-1).values.tolist(),
+                                         logits.softmax(-1).max(-1).values.tolist(), correct, self.temperature,
+                                         "examples", "probability of the predicted label")
+        return {"data": str(path), **report, "ece": calibration["ece"], "calibration": calibration,
+                "unseen_labels": unseen}
 
 
 TASK = ClassifyTask

@@ -9,6 +9,9 @@
            {"text", "labels"} for fastText input) plus "predicted", "probability" and, with
            --top-k above 1, "top_k"
 
+Probabilities are calibrated: softmax(logits / T) with the temperature T that training
+fitted on the validation set (1.0 for checkpoints from before calibration).
+
 A blank input line gives a blank output line. A row whose text is empty keeps its fields
 with empty prediction columns (null in JSONL). With TSV input and JSONL output the header
 row becomes no line (its names are the records' keys).

@@ -23,7 +23,7 @@ def describe(checkpoint: Path) -> dict[str, Any]:
     return {
         "path": str(checkpoint), "task": config["task"], "model": config.get("model", {}),
         "parameters": count_parameters(checkpoint), "tokenizer": config.get("tokenizer", config.get("tokenizers", {})),
-        "labels": config.get("labels"), "data": config.get("data", {}),
+        "labels": config.get("labels"), "series": config.get("series"), "data": config.get("data", {}),
         "steps": progress.get("steps", 0), "best": progress.get("best"),
         "settings": trained_settings(config),
         "trained_with": {"rnncli": config.get("rnncli_version"), "torch": config.get("torch_version")},

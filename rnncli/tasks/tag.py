@@ -5,6 +5,13 @@ Training reads CoNLL columns, detects the tag scheme (or takes --scheme), conver
 tags to BIOES internally (its explicit ends give the CRF more to learn from), trains a
 BiLSTM-CRF, and keeps the checkpoint with the best validation entity F1. Predictions are
 converted back to the input's scheme (or another one) on the way out (tasks/tag_output.py).
+
+Confidence: a token's probability is its CRF marginal (the softmax of its emissions with
+--no-crf) under the tempered model p_T(tags | words) ~ exp(score / T), emissions and
+transition scores both divided by T. After training, T is fitted on the validation set by
+minimising the NLL of the gold tag's marginal per token (the quantity reported as
+confidence), and stored in config.json; dividing every score by T leaves the Viterbi path
+unchanged, so only the probabilities move.
 """
 
 from __future__ import annotations
@@ -15,7 +22,9 @@ from typing import Any, Sequence
 import torch
 
 from rnncli.batching import bucketed_batches, epoch_generator, inference_batches
-from rnncli.errors import ConfigError, DataError, UsageError
+from rnncli.core.masking import sequence_mask
+from rnncli.errors import CheckpointError, ConfigError, DataError, UsageError
+from rnncli.metrics.calibration import BINS, check_temperature, fit_temperature, reliability
 from rnncli.metrics.tagging import quick_f1
 from rnncli.models.tagger import Tagger, TaggerConfig
 from rnncli.readers.conll import column_index, read_conll, separator
@@ -63,15 +72,48 @@ def tag_loss(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
     return total / sentences, sentences
 
 
+def crf_marginals(crf, emissions: torch.Tensor, mask: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Marginals (B, T, L) of the constrained CRF with emissions and learned scores divided
+    by `temperature` (the forbidden moves stay forbidden): the gradient of the tempered
+    log-partition. The recursion is CRF.log_partition's, over tempered scores, which that
+    method cannot take (it reads the module's own parameters)."""
+    start = crf.start.detach() / temperature + crf.start_penalty
+    trans = crf.transitions.detach() / temperature + crf.trans_penalty
+    end = crf.end.detach() / temperature + crf.end_penalty
+    with torch.enable_grad():
+        scaled = (emissions.detach().float() / temperature).requires_grad_(True)
+        alpha = start + scaled[:, 0]
+        for t in range(1, scaled.size(1)):
+            step = torch.logsumexp(alpha.unsqueeze(2) + trans, dim=1) + scaled[:, t]
+            alpha = torch.where(mask[:, t].unsqueeze(1), step, alpha)
+        (grad,) = torch.autograd.grad(torch.logsumexp(alpha + end, dim=1).sum(), scaled)
+    return grad * mask.unsqueeze(2)
+
+
+def token_probabilities(model: Tagger, emissions: torch.Tensor, lengths: torch.Tensor,
+                        temperature: float = 1.0) -> torch.Tensor:
+    """Per-token label probabilities (B, T, L) at `temperature` (1.0: the model's own)."""
+    if temperature == 1.0:
+        return model.probabilities(emissions, lengths)
+    mask = sequence_mask(lengths, emissions.size(1))
+    if model.crf is None:
+        return (emissions.float() / temperature).softmax(-1) * mask.unsqueeze(2)
+    return crf_marginals(model.crf, emissions, mask, temperature)
+
+
 @torch.no_grad()
 def predict_ids(model: Tagger, data: Encoded, device: torch.device, batch_size: int = EVAL_BATCH,
-                modes: Sequence[str] = ("constrained",), probabilities: bool = False) -> dict[str, list]:
+                modes: Sequence[str] = ("constrained",), probabilities: bool = False,
+                temperature: float = 1.0, raw: bool = False) -> dict[str, list]:
     """Label ids per sentence for each mode ("constrained", "unconstrained"), in input
-    order; with `probabilities`, also each sentence's (T, L) label probabilities."""
+    order; with `probabilities`, also each sentence's (T, L) label probabilities at
+    `temperature`, and with `raw` those at temperature 1 ("raw_probabilities")."""
     lengths = data.lengths
     results: dict[str, list] = {mode: [[] for _ in lengths] for mode in modes}
-    if probabilities:
-        results["probabilities"] = [torch.zeros(0, len(model.config.labels)) for _ in lengths]
+    kinds = [("probabilities", temperature)] if probabilities else []
+    kinds += [("raw_probabilities", 1.0)] if probabilities and raw else []
+    for key, _ in kinds:
+        results[key] = [torch.zeros(0, len(model.config.labels)) for _ in lengths]
     real = [i for i, n in enumerate(lengths) if n > 0]
     for group in inference_batches([lengths[i] for i in real], batch_size):
         indices = [real[i] for i in group]
@@ -81,11 +123,72 @@ def predict_ids(model: Tagger, data: Encoded, device: torch.device, batch_size: 
             tags = model.decode(emissions, batch["lengths"], constrained=mode == "constrained").cpu()
             for row, index in enumerate(indices):
                 results[mode][index] = tags[row, : lengths[index]].tolist()
-        if probabilities:
-            probs = model.probabilities(emissions, batch["lengths"]).cpu()
+        for key, value in kinds:
+            probs = token_probabilities(model, emissions, batch["lengths"], value).cpu()
             for row, index in enumerate(indices):
-                results["probabilities"][index] = probs[row, : lengths[index]]
+                results[key][index] = probs[row, : lengths[index]]
     return results
+
+
+@torch.no_grad()
+def validation_emissions(model: Tagger, data: Encoded, gold: Sequence[Sequence[int]], device: torch.device,
+                         batch_size: int = EVAL_BATCH) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """(emissions, lengths, gold ids with -1 on padding and on tags the model lacks) per
+    batch, on the device: the network runs once, the temperature search reuses them."""
+    batches = []
+    real = [i for i, n in enumerate(data.lengths) if n > 0]
+    for group in inference_batches([data.lengths[i] for i in real], batch_size):
+        indices = [real[i] for i in group]
+        batch = move_to(make_batch(data, indices), device)
+        target = torch.full(batch["words"].shape, -1, dtype=torch.long)
+        for row, index in enumerate(indices):
+            target[row, : len(gold[index])] = torch.tensor(gold[index], dtype=torch.long)
+        batches.append((model(*model_inputs(batch)), batch["lengths"], target.to(device)))
+    return batches
+
+
+def fit_tagger_temperature(model: Tagger, batches) -> dict[str, Any]:
+    """Temperature scaling on validation tokens: the T minimising the mean NLL of each gold
+    tag's marginal, with the NLL and token ECE before and after."""
+    tokens = sum(int((target >= 0).sum()) for _, _, target in batches)
+
+    def gold_probabilities(temperature: float):
+        for emissions, lengths, target in batches:
+            probs = token_probabilities(model, emissions, lengths, temperature)
+            keep = target >= 0
+            yield probs, target, keep
+
+    def nll(temperature: float) -> float:
+        total = 0.0
+        for probs, target, keep in gold_probabilities(temperature):
+            picked = probs.gather(2, target.clamp_min(0).unsqueeze(2)).squeeze(2)[keep]
+            total -= float(picked.clamp_min(1e-12).log().sum())
+        return total / tokens
+
+    def ece(temperature: float) -> float:
+        confidences, correct = [], []
+        for (emissions, lengths, _), (probs, target, keep) in zip(batches, gold_probabilities(temperature)):
+            predicted = model.decode(emissions, lengths)
+            confidences += probs.gather(2, predicted.unsqueeze(2)).squeeze(2)[keep].tolist()
+            correct += (predicted == target)[keep].tolist()
+        return reliability(confidences, correct).ece
+
+    if not tokens:
+        return {"temperature": 1.0, "tokens": 0, "validation_nll": None, "validation_ece": None}
+    temperature = round(fit_temperature(nll), 6)
+    return {"temperature": temperature, "method": "temperature scaling (1-D search over log T minimising "
+            "the validation NLL of each token's gold-tag marginal)", "tokens": tokens,
+            "confidence": "CRF marginal" if model.crf is not None else "softmax of the emissions",
+            "validation_nll": {"before": nll(1.0), "after": nll(temperature)},
+            "validation_ece": {"before": ece(1.0), "after": ece(temperature), "bins": BINS}}
+
+
+def checkpoint_temperature(config: dict[str, Any], where) -> float:
+    """The temperature stored by training; 1.0 for checkpoints written before calibration."""
+    try:
+        return check_temperature((config.get("calibration") or {}).get("temperature"), str(where))
+    except (ValueError, AttributeError) as exc:
+        raise CheckpointError(str(exc)) from None
 
 
 def load_pretrained(model: Tagger, path: str, words) -> str:
@@ -168,6 +271,17 @@ class TagTask(Task):
         predicted = predict_ids(model, self.valid_data, device)["constrained"]
         return quick_f1(self.valid_tags, [[self.labels[i] for i in seq] for seq in predicted], self.inner)
 
+    def after_training(self, model, device) -> dict[str, Any]:
+        index = {label: i for i, label in enumerate(self.labels)}
+        gold = [[index.get(t, -1) for t in tags] for tags in self.valid_tags]
+        fitted = fit_tagger_temperature(model, validation_emissions(model, self.valid_data, gold, device))
+        if fitted["validation_nll"] is not None:
+            nll, ece = fitted["validation_nll"], fitted["validation_ece"]
+            self.notes.append(f"calibration: temperature {fitted['temperature']:.3f} fitted on the validation "
+                              f"tokens (NLL {nll['before']:.4f} -> {nll['after']:.4f}, token ECE "
+                              f"{ece['before']:.4f} -> {ece['after']:.4f}); tag scores use this temperature")
+        return {"calibration": fitted}
+
     def describe(self) -> dict[str, Any]:
         words, chars = self.vocab
         return {"scheme": self.scheme, "tokenizers": {"words": words.describe(), "chars": chars.describe()},
@@ -186,6 +300,7 @@ class TagTask(Task):
         if options:
             raise UsageError(f"a tagger takes no loading option {sorted(options)[0]!r}")
         config, (words, chars), model, torch_device = cls.load_parts(checkpoint, device)
+        checkpoint_temperature(config, Path(checkpoint) / "config.json")   # damage named by its path
         return SequenceTagger(config, words, chars, model, torch_device)
 
 

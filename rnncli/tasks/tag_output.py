@@ -7,6 +7,10 @@ and scoring a checkpoint or two tag files.
             lines up with the input line by line
     jsonl   one record per sentence: tokens, tags, and entity spans with token and
             character offsets and a score (mean probability of the predicted labels)
+
+Probabilities are calibrated: CRF marginals (softmax with --no-crf) at the temperature
+training fitted on the validation set (1.0 for checkpoints from before calibration).
+`eval` reports the token-level ECE of the predicted tags' probabilities.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import torch
 from rnncli.errors import UsageError
 from rnncli.readers.conll import ConllSentence, OtherLine, format_sentence
 from rnncli.schemes import convert, normalise_scheme, strict_spans
-from rnncli.tasks.tag import EVAL_BATCH, choose_scheme, predict_ids, read_tagged
+from rnncli.tasks.tag import EVAL_BATCH, checkpoint_temperature, choose_scheme, predict_ids, read_tagged
 from rnncli.tasks.tag_data import Encoded, encode
 
 WORD = re.compile(r"\S+")
@@ -78,6 +82,8 @@ class SequenceTagger:
     def __init__(self, config: dict[str, Any], words, chars, model, device: torch.device):
         self.config, self.words, self.chars, self.model, self.device = config, words, chars, model, device
         self.split_lines = 0   # sentences over the input limit, tagged in pieces so far
+        # Probabilities are taken at this temperature; set it to 1.0 for the raw model's.
+        self.temperature = checkpoint_temperature(config, "config.json")
 
     @property
     def scheme(self) -> str:
@@ -133,8 +139,9 @@ class SequenceTagger:
 
     def predict(self, sentences: Sequence[Sequence[str]], batch_size: int = EVAL_BATCH,
                 modes: Sequence[str] = ("constrained",), probabilities: bool = False,
-                limit: int | None = None) -> dict[str, list]:
-        """Label strings (internal scheme) per mode, plus probabilities if asked. A sentence
+                limit: int | None = None, raw: bool = False) -> dict[str, list]:
+        """Label strings (internal scheme) per mode, plus probabilities at the calibrated
+        temperature if asked (and with `raw`, at temperature 1 too). A sentence
         over the input limit is tagged in pieces (their tags joined), and pieces are
         encoded a group at a time, so memory stays bounded whatever the input."""
         limit = self.input_limit(limit)
@@ -145,18 +152,19 @@ class SequenceTagger:
                 pieces.append(words[start:start + limit])
                 owners.append(index)
         results: dict[str, list] = {mode: [[] for _ in sentences] for mode in modes}
-        parts: list[list] = [[] for _ in sentences]
+        kinds = (["probabilities"] + (["raw_probabilities"] if raw else [])) if probabilities else []
+        parts: dict[str, list[list]] = {key: [[] for _ in sentences] for key in kinds}
         group = batch_size * 8
         for first in range(0, len(pieces), group):
             ids = predict_ids(self.model, self.encode(pieces[first:first + group]), self.device, batch_size,
-                              modes, probabilities)
+                              modes, probabilities, self.temperature, raw)
             for offset, owner in enumerate(owners[first:first + group]):
                 for mode in modes:
                     results[mode][owner].extend(self.labels[i] for i in ids[mode][offset])
-                if probabilities:
-                    parts[owner].append(ids["probabilities"][offset])
-        if probabilities:
-            results["probabilities"] = [torch.cat(p) if len(p) > 1 else p[0] for p in parts]
+                for key in kinds:
+                    parts[key][owner].append(ids[key][offset])
+        for key in kinds:
+            results[key] = [torch.cat(p) if len(p) > 1 else p[0] for p in parts[key]]
         return results
 
     def spans(self, line: TextLine, inner_tags: list[str], probs) -> list[Span]:
@@ -225,13 +233,32 @@ class SequenceTagger:
         gold_scheme = choose_scheme(sentences, scheme or (self.scheme if self.scheme == "none" else None), path)
         if (gold_scheme == "none") != (self.scheme == "none"):
             gold_scheme = self.scheme
-        result = self.predict([s.words for s in sentences], batch_size, ("constrained", "unconstrained"))
+        result = self.predict([s.words for s in sentences], batch_size, ("constrained", "unconstrained"),
+                              probabilities=True, raw=True)
         predicted = [convert(p, self.inner, gold_scheme) for p in result["constrained"]]
         report = tagging_report([s.tags for s in sentences], predicted, gold_scheme)
         # What the model would break without the constraints, counted in its own scheme.
         report["invalid_transitions"] = sum(count_invalid(p, self.inner) for p in result["unconstrained"])
         report["invalid_transitions_scheme"] = self.inner
-        return {"data": str(path), **report}
+        calibration = self.token_calibration([convert(s.tags, gold_scheme, self.inner) for s in sentences], result)
+        return {"data": str(path), **report, "ece": calibration["ece"], "calibration": calibration}
+
+    def token_calibration(self, gold: Sequence[Sequence[str]], result: dict[str, list]) -> dict[str, Any]:
+        """Token ECE: each token's confidence is the probability of its predicted tag (in
+        the model's scheme; gold tags converted to it), correct when it equals the gold tag."""
+        from rnncli.metrics.calibration import calibration_report
+
+        index = {label: i for i, label in enumerate(self.labels)}
+        confidences, raw, correct = [], [], []
+        for tags, predicted, probs, raw_probs in zip(gold, result["constrained"], result["probabilities"],
+                                                     result["raw_probabilities"]):
+            ids = torch.tensor([index[t] for t in predicted], dtype=torch.long).unsqueeze(1)
+            confidences += probs.gather(1, ids).squeeze(1).tolist() if predicted else []
+            raw += raw_probs.gather(1, ids).squeeze(1).tolist() if predicted else []
+            correct += [p == g for p, g in zip(predicted, tags)]
+        kind = "CRF marginal" if self.model.crf is not None else "softmax"
+        return calibration_report(confidences, raw, correct, self.temperature, "tokens",
+                                  f"{kind} of the predicted tag")
 
 
 def evaluate_tag_files(pred: str, gold: str, scheme: str | None = None) -> dict[str, Any]:
