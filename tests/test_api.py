@@ -33,10 +33,11 @@ def project_dir(tmp_path, monkeypatch):
 
 def test_the_readme_has_an_example_per_task():
     blocks = readme_api_blocks()
-    assert [re.search(r'rnncli\.train\("(\w+)"', b).group(1) for b in blocks] == ["lm", "classify", "tag", "translate"]
+    assert [re.search(r'rnncli\.train\("(\w+)"', b).group(1) for b in blocks] == ["lm", "classify", "tag", "translate",
+                                                                                       "forecast"]
 
 
-@pytest.mark.parametrize("index", range(4))
+@pytest.mark.parametrize("index", range(5))
 def test_readme_examples_run(project_dir, index):
     block = readme_api_blocks()[index]
     printed = io.StringIO()

@@ -45,7 +45,7 @@ def shown_default(spec: FieldSpec) -> str | bool:
         positive, _, negative = (spec.flag or spec.option_name).partition("/")
         return positive if spec.default else (negative or "off")
     if isinstance(spec.default, tuple):
-        return ",".join(map(str, spec.default))
+        return ",".join(map(str, spec.default)) or False   # an empty list: nothing to show
     return str(spec.default)
 
 
