@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml constraints-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints-dev.txt torch==2.13.0
-	$(PIP) install -q -c constraints-dev.txt -e '.[dev,forecast,export]'
+	$(PIP) install -q -c constraints-dev.txt -e '.[dev,plot,forecast,export]'
 	touch $@
 
 install: $(VENV)/.installed

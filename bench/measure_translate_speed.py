@@ -20,7 +20,9 @@ sys.path.insert(0, str(ROOT))
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=ROOT / "../shared/data/multi30k")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: as every rnncli command, the cores other "
+                             "processes leave free, or OMP_NUM_THREADS)")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--decode", type=int, default=0, help="val sentences to decode with beam 5")
     parser.add_argument("--encoder-hidden", type=int, default=None, help="encoder units per direction")
@@ -32,10 +34,12 @@ def main() -> None:
     from rnncli.memory import keep_freed_memory
     from rnncli.optim import make_optimizer
     from rnncli.readers.text import Source
+    from rnncli.threads import apply_threads, choose_threads
     from rnncli.tasks.settings import TranslateSettings, TranslateTraining
     from rnncli.tasks.translate import TranslateTask, source_ids, translate_ids
 
-    torch.set_num_threads(args.threads)
+    choice = choose_threads(args.threads)
+    apply_threads(choice.threads)
     keep_freed_memory()   # as the command line does
     torch.manual_seed(1)
     task = TranslateTask(TranslateSettings(encoder_hidden=args.encoder_hidden), TranslateTraining(seed=1))
@@ -62,7 +66,8 @@ def main() -> None:
         units += n
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     sentences = sum(len(b["src"]) for b in batches[3:3 + args.steps])
-    print(f"train: {args.steps} steps, {sentences / args.steps:.1f} sentences and {units / args.steps:.0f} "
+    print(f"train ({choice.threads} threads, {choice.source}): {args.steps} steps, "
+          f"{sentences / args.steps:.1f} sentences and {units / args.steps:.0f} "
           f"target tokens per batch; {units / wall:,.0f} tokens/s wall, {units / cpu:,.0f} per CPU-second")
     if args.decode:
         lines = task.valid_set.src[:args.decode]

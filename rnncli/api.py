@@ -156,6 +156,156 @@ def evaluate_forecasts(pred: str | Path, actual: str | Path, baselines: bool = T
     return evaluate_forecast_file(str(pred), str(actual), options, baselines)
 
 
+def compare_translations(hyps: list[str | Path], refs: list[str | Path], resamples: int = 1000,
+                         seed: int = 12345, method: str = "bs") -> dict[str, Any]:
+    """Score several translation output files against the same reference(s) (each checked
+    to line up with them), then test each against the first with sacrebleu's paired test (method "bs": paired bootstrap, "ar":
+    approximate randomization) on BLEU, chrF and TER."""
+    from rnncli.metrics.significance import comparison_report, translation_comparisons
+    from rnncli.readers.parallel import read_references
+    from rnncli.readers.text import read_lines
+
+    names = system_names(hyps, "--hyp")
+    reports, systems, references = [], [], None
+    for name, hyp in zip(names, hyps):
+        reports.append((name, evaluate_translations(hyp, refs)))
+        lines = read_lines(hyp, allow_empty=True)
+        references = references or read_references([str(r) for r in refs], len(lines), hyp)
+        systems.append((name, lines))
+    comparisons = translation_comparisons(systems, references, resamples, seed, method)
+    return comparison_report("translate", reports, comparisons, "bleu", resamples, seed, method)
+
+
+def compare_tags(preds: list[str | Path], gold: str | Path, scheme: str | None = None, resamples: int = 1000,
+                 seed: int = 12345, method: str = "bs") -> dict[str, Any]:
+    """Score several predicted CoNLL files against one gold file, then test each against the
+    first on entity F1 (seqeval strict), resampling sentences."""
+    import numpy as np
+
+    from rnncli.metrics.significance import comparison_report, f1_score, paired_test
+    from rnncli.tasks.tag_output import tag_sentence_statistics
+
+    names = system_names(preds, "--pred")
+    reports, stats = [], []
+    for name, pred in zip(names, preds):
+        report, counts = tag_sentence_statistics(str(pred), str(gold), scheme)
+        reports.append((name, report))
+        stats.append(np.asarray(counts, dtype=float).reshape(-1, 3))
+    comparisons = [paired_test(stats[0], stats[i], f1_score, metric="f1", names=(names[0], names[i]),
+                               resamples=resamples, seed=seed, method=method) for i in range(1, len(names))]
+    return comparison_report("tag", reports, comparisons, "f1", resamples, seed, method)
+
+
+def compare_forecasts(preds: list[str | Path], actual: str | Path, baselines: bool = True, resamples: int = 1000,
+                      seed: int = 12345, method: str = "bs", **read_options: Any) -> dict[str, Any]:
+    """Score several forecast files against the same series, then test each against the
+    first on MASE (the mean over series), resampling series."""
+    from rnncli.errors import DataError
+    from rnncli.metrics.significance import comparison_report, mean_statistics, paired_test, ratio_score
+
+    names = system_names(preds, "--pred")
+    reports = [(name, evaluate_forecasts(pred, actual, baselines, **read_options)) for name, pred in zip(names, preds)]
+    series = list(reports[0][1]["per_series"])
+    stats = []
+    for (name, report), pred in zip(reports, preds):
+        if sorted(report["per_series"]) != sorted(series):
+            raise DataError(f"{pred}: forecasts series {', '.join(sorted(report['per_series']))}, but "
+                            f"{preds[0]} forecasts {', '.join(sorted(series))}; compare forecasts of the same series")
+        stats.append(mean_statistics([report["per_series"][s]["rnncli"]["mase"] for s in series]))
+    comparisons = [paired_test(stats[0], stats[i], ratio_score, metric="mase", names=(names[0], names[i]),
+                               resamples=resamples, seed=seed, method=method, higher_is_better=False)
+                   for i in range(1, len(names))]
+    return comparison_report("forecast", reports, comparisons, "mase", resamples, seed, method)
+
+
+def compare_checkpoints(checkpoints: list[str | Path], data: list[str | Path], device: str = "auto",
+                        scheme: str | None = None, resamples: int = 1000, seed: int = 12345, method: str = "bs",
+                        **decode: Any) -> dict[str, Any]:
+    """Several checkpoints of one task on the same data (translate: SRC REF...; tag: a CoNLL
+    file): each one's output goes to a temporary file and the files are compared as
+    compare_translations / compare_tags do, the systems named by their checkpoints.
+    decode: beam, length_penalty, batch_size, int8, shortlist (translation)."""
+    import tempfile
+
+    from rnncli.checkpoint import read_config
+
+    names = system_names(checkpoints, "checkpoint")
+    tasks = [read_config(c)["task"] for c in checkpoints]
+    if len(set(tasks)) != 1:
+        raise UsageError(f"checkpoints of different tasks cannot be compared: {', '.join(sorted(set(tasks)))}")
+    if tasks[0] not in ("translate", "tag"):
+        raise UsageError(f"comparing checkpoints works for translate and tag; for {tasks[0]}, compare "
+                         "output files (several --pred with --actual for forecasts)")
+    with tempfile.TemporaryDirectory(prefix="rnncli-compare-") as tmp:
+        outputs = [Path(tmp) / f"system-{i}" for i in range(len(names))]
+        if tasks[0] == "translate":
+            report = _compare_translators(checkpoints, data, outputs, device, decode, resamples, seed, method)
+        else:
+            report = _compare_taggers(checkpoints, data, outputs, Path(tmp) / "gold", device, scheme,
+                                      decode.get("batch_size"), resamples, seed, method)
+    return _renamed(report, {str(out): name for out, name in zip(outputs, names)})
+
+
+def _compare_translators(checkpoints, data, outputs, device, decode, resamples, seed, method) -> dict[str, Any]:
+    from rnncli.readers.text import read_lines
+
+    if len(data) < 2:
+        raise UsageError("checkpoints of translation are compared on a source and a reference: "
+                         "rnncli eval CKPT_A CKPT_B SRC REF")
+    lines = read_lines(str(data[0]))
+    search = {k: v for k, v in decode.items() if k in ("beam", "length_penalty", "batch_size") and v is not None}
+    for checkpoint, out in zip(checkpoints, outputs):
+        translator = load(checkpoint, device, int8=bool(decode.get("int8")), shortlist=bool(decode.get("shortlist")))
+        out.write_text("".join(t.text + "\n" for t in translator.translate(lines, **search)), encoding="utf-8")
+    return compare_translations(outputs, [str(r) for r in data[1:]], resamples, seed, method)
+
+
+def _compare_taggers(checkpoints, data, outputs, gold_copy: Path, device, scheme, batch_size, resamples, seed,
+                     method) -> dict[str, Any]:
+    from rnncli.checkpoint import read_config
+    from rnncli.tasks.tag import read_tagged
+
+    if len(data) != 1:
+        raise UsageError("checkpoints of tagging are compared on one CoNLL file: rnncli eval CKPT_A CKPT_B FILE")
+    sentences = read_tagged(str(data[0]), read_config(checkpoints[0])["options"])
+    write_conll(gold_copy, [s.words for s in sentences], [s.tags for s in sentences])
+    for checkpoint, out in zip(checkpoints, outputs):
+        tagger = load(checkpoint, device)
+        tagged = tagger.tag([s.words for s in sentences], **({"batch_size": batch_size} if batch_size else {}))
+        write_conll(out, [s.words for s in sentences], [t.tags for t in tagged])
+    return compare_tags(outputs, gold_copy, scheme, resamples, seed, method)
+
+
+def write_conll(path: Path, words: list[list[str]], tags: list[list[str]]) -> None:
+    """Two-column CoNLL (word, tag), a blank line after each sentence."""
+    path.write_text("".join("".join(f"{w} {t}\n" for w, t in zip(ws, ts)) + "\n" for ws, ts in zip(words, tags)),
+                    encoding="utf-8")
+
+
+def _renamed(value: Any, names: dict[str, str]) -> Any:
+    """The report with the temporary files' names replaced by the checkpoints'."""
+    if isinstance(value, str):
+        return names.get(value, value)
+    if isinstance(value, dict):
+        return {_renamed(k, names): _renamed(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_renamed(v, names) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_renamed(v, names) for v in value)
+    return value
+
+
+def system_names(paths: list[str | Path], option: str) -> list[str]:
+    """The systems' names in a comparison: their paths as given, which must differ."""
+    names = [str(p) for p in paths]
+    if len(names) < 2:
+        raise UsageError(f"a comparison needs at least two {option} files")
+    repeated = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if repeated is not None:
+        raise UsageError(f"{option} {repeated} is given twice; compare different files")
+    return names
+
+
 def info(checkpoint: str | Path) -> dict[str, Any]:
     """What a checkpoint is, how it was trained (its settings), on what data."""
     from rnncli.tasks.describe import describe

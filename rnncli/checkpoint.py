@@ -4,7 +4,8 @@
     DIR/model.safetensors   weights of the best model by validation
     DIR/tokenizer/          tokenizer files (see tokenizer.py)
     DIR/trainer_state.pt    latest weights, optimizer, schedule, RNG, step, data position
-    DIR/metrics.jsonl       one record per evaluation
+    DIR/metrics.jsonl       one record per evaluation ("kind": "eval") and one per --log-every
+                            steps of training ("kind": "train": mean loss, lr, throughput)
 
 Every file is written atomically. trainer_state.pt carries the latest weights itself, so
 the weights and the optimizer state it resumes from can never come from different saves.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -177,17 +179,21 @@ def load_trainer_state(directory: str | Path) -> dict[str, Any]:
     return state
 
 
-def read_metrics(directory: str | Path) -> list[dict[str, Any]]:
-    """Records of metrics.jsonl; a damaged line (say, a crash mid-append) is skipped."""
+def read_metrics(directory: str | Path, kind: str | None = "eval") -> list[dict[str, Any]]:
+    """Records of metrics.jsonl of one kind: "eval" (evaluations; also records without a
+    "kind", written before training records existed), "train", or None for all, in file
+    order. A damaged line (say, a crash mid-append) is skipped."""
     path = Path(directory) / METRICS_FILE
     if not path.is_file():
         return []
     records = []
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except (ValueError, RecursionError):
             continue
+        if isinstance(record, dict) and kind in (None, record.get("kind", "eval")):
+            records.append(record)
     return records
 
 
@@ -204,15 +210,22 @@ def unwrap(model):
 class CheckpointWriter:
     """What the training loop calls to save; it owns config.json's `progress` section.
 
-    Resumed at step S, it drops the evaluation records after S: a run killed between
-    logging an evaluation and saving its state repeats that evaluation when resumed, and
-    the record must not appear twice."""
+    Resumed at step S, it drops the records (evaluation and training ones) after S: a run
+    killed between logging and saving its state repeats those steps when resumed, and
+    their records must not appear twice. Training records are written with the next save
+    of the state, an evaluation, or after FLUSH_SECONDS, whichever comes first: rewriting
+    the file every few steps would cost a fast GPU run time, and records beyond the saved
+    state are repeated on resume anyway."""
+
+    FLUSH_SECONDS = 30.0
 
     def __init__(self, directory: str | Path, config: dict[str, Any], resumed_at: int | None = None):
         self.directory = Path(directory)
         self.config = config
-        self.records = read_metrics(self.directory)
+        self.records = read_metrics(self.directory, kind=None)
         self.saved_state = False
+        self.pending = False
+        self.written_at = time.monotonic()
         if resumed_at is not None:
             kept = [r for r in self.records if isinstance(r.get("step"), int) and r["step"] <= resumed_at]
             if len(kept) != len(self.records):
@@ -230,7 +243,17 @@ class CheckpointWriter:
         self.config["progress"] = {**self.config.get("progress", {}), "steps": steps}
         write_config(self.directory, self.config)
         self.saved_state = True
+        if self.pending:
+            self.flush()
 
-    def log(self, record: dict[str, Any]) -> None:
+    def log(self, record: dict[str, Any], defer: bool = False) -> None:
+        """Append a record; with `defer`, the file is rewritten later (see the class)."""
         self.records.append(record)
+        self.pending = True
+        if not defer or time.monotonic() - self.written_at >= self.FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
         write_metrics(self.directory, self.records)
+        self.pending = False
+        self.written_at = time.monotonic()

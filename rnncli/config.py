@@ -189,7 +189,10 @@ class TrainConfig(Settings):
     max_time: float | None = option(None, "Stop after this many minutes, keeping the best checkpoint.",
                                     check="positive")
     eval_every: int | None = option(None, "Evaluate every N steps (default: each epoch).", check="positive")
-    patience: int | None = option(None, "Stop after N evaluations without improvement.", check="positive")
+    patience: int | None = option(5, "Stop after N evaluations in a row without improvement on the "
+                                     "validation metric (0: never; see --eval-every).", check="nonneg")
+    log_every: int = option(50, "Record the training loss, learning rate and throughput in metrics.jsonl "
+                                "every N steps (0: off).", check="nonneg")
     seed: int = option(1, "Random seed (same seed, same run).", check="train_seed")
     device: str = option("auto", "Device (auto: cuda, then mps, then cpu).", choices=DEVICES)
     precision: str = option("auto", "Mixed precision on CUDA (auto: bf16 there, fp32 elsewhere).",
@@ -198,7 +201,7 @@ class TrainConfig(Settings):
 
 
 # Only these may change when a run is resumed: they steer how long and where it runs.
-RESUME_OVERRIDABLE = ("epochs", "max_steps", "max_time", "patience", "device", "eval_every")
+RESUME_OVERRIDABLE = ("epochs", "max_steps", "max_time", "patience", "device", "eval_every", "log_every")
 
 
 @dataclass(frozen=True)

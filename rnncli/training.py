@@ -28,10 +28,11 @@ from rnncli.checkpoint import CheckpointWriter, unwrap
 from rnncli.config import TrainConfig
 from rnncli.errors import Interrupted, TrainingError
 from rnncli.optim import LRSchedule, make_optimizer, set_lr
-from rnncli.runtime import (DistEnv, any_rank, autocast, autocast_dtype, dist_env, gather_rng,
+from rnncli.runtime import (DistEnv, all_gather_objects, any_rank, autocast, autocast_dtype, dist_env,
                             init_distributed, move_to, needs_loss_scaling,
                             pick_device, restore_rng, rng_snapshot)
 from rnncli.signals import StopSignal
+from rnncli.train_window import add_step, empty_window, rank_window, window_figures
 
 LossFn = Callable[[nn.Module, Any], tuple[torch.Tensor, int]]
 EvalFn = Callable[[nn.Module, torch.device], dict[str, float]]
@@ -125,12 +126,13 @@ class LoopState:
     skipped: int = 0
     elapsed_before: float = 0.0
     units: int = 0
+    window: dict = field(default_factory=empty_window)   # steps since the last "train" record
     recent: deque = field(default_factory=lambda: deque(maxlen=50))
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("step", "epoch", "batch_index", "best", "best_step",
                                               "evals_since_best", "last_eval_step", "bad_in_row",
-                                              "skipped", "elapsed_before", "units")}
+                                              "skipped", "elapsed_before", "units", "window")}
 
     def load(self, values: dict[str, Any]) -> None:
         for key, value in values.items():
@@ -196,13 +198,13 @@ class Trainer:
         return DistributedDataParallel(self.model, device_ids=ids)
 
     # ---- state -------------------------------------------------------------------------
-    def snapshot(self, rngs: list[dict[str, Any]]) -> dict[str, Any]:
+    def snapshot(self, ranks: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:
         loop = {**self.state.to_dict(), "elapsed_before": self.total_elapsed()}
         state = {"loop": loop, "model": unwrap(self.model).state_dict(),
                  "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
-                 "scaler": self.scaler.state_dict(), "rng": rngs[0]}
+                 "scaler": self.scaler.state_dict(), "rng": ranks[0][0]}
         if self.env.distributed:
-            state["rng_ranks"] = rngs
+            state["rng_ranks"], state["window_ranks"] = [r for r, _ in ranks], [w for _, w in ranks]
         return state
 
     def restore(self, saved: dict[str, Any]) -> None:
@@ -212,14 +214,15 @@ class Trainer:
         if saved.get("scaler"):
             self.scaler.load_state_dict(saved["scaler"])
         self.state.load(saved["loop"])
+        self.state.window = rank_window(saved, self.env)
         restore_rng(rank_rng(saved, self.env), self.device)
 
     def save_state(self) -> None:
-        # Every rank draws its own dropout masks, so every rank's streams are saved; the
-        # gathering is a collective, so all ranks come here, and rank 0 alone writes.
-        rngs = gather_rng(rng_snapshot(self.device), self.env)
+        # Every rank draws its own dropout masks and sums its own losses, so every rank's streams
+        # and loss window are saved; a collective, so all ranks come here; rank 0 alone writes.
+        ranks = all_gather_objects((rng_snapshot(self.device), dict(self.state.window)), self.env)
         if self.writer is not None:
-            self.writer.save_state(self.snapshot(rngs), self.state.step)
+            self.writer.save_state(self.snapshot(ranks), self.state.step)
 
     def run_elapsed(self) -> float:
         return time.monotonic() - self.start_time
@@ -254,17 +257,15 @@ class Trainer:
                 if reason:
                     return reason
                 yield from self.step(batches[state.batch_index])
-                if config.eval_every and state.step % config.eval_every == 0:
-                    yield from self.evaluate()
-                    if self.patience_ran_out():
-                        return "early stopping"
+                if config.log_every and state.step % config.log_every == 0:
+                    self.log_training()
+                if config.eval_every and state.step % config.eval_every == 0 and (yield from self.evaluate_patiently()):
+                    return "early stopping"
                 self.check_signal()
             state.epoch += 1
             state.batch_index = 0
-            if config.eval_every is None:
-                yield from self.evaluate()
-                if self.patience_ran_out():
-                    return "early stopping"
+            if config.eval_every is None and (yield from self.evaluate_patiently()):
+                return "early stopping"
         return "completed"
 
     def limit_reached(self) -> str | None:
@@ -276,8 +277,12 @@ class Trainer:
             return "max time"
         return None
 
-    def patience_ran_out(self) -> bool:
-        return bool(self.config.patience) and self.state.evals_since_best >= self.config.patience
+    def evaluate_patiently(self) -> Iterator[Any]:   # evaluate; True, saying why, when patience runs out
+        yield from self.evaluate()
+        patience, state = self.config.patience, self.state
+        if ran_out := bool(patience) and state.evals_since_best >= patience:
+            yield Notice(f"early stopping: no improvement in {patience} evaluations since step {state.best_step}")
+        return ran_out
 
     def check_signal(self) -> None:
         if any_rank(self.stop.signum is not None, self.env, self.device):
@@ -321,9 +326,21 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         state.units += units
         state.recent.append((units, time.monotonic() - started))
+        add_step(state.window, loss_value, units, state.recent[-1][1])
         done_units, seconds = (sum(x) for x in zip(*state.recent))
         yield StepDone(state.step, state.epoch, loss_value, lr, done_units / max(seconds, 1e-9),
                        self.progress(), self.total_elapsed())
+
+    def log_training(self) -> None:
+        """A "train" record: the mean loss since the last one, this step's rate, units/s."""
+        state = self.state
+        loss, speed = window_figures(state.window, self.env, self.device)   # a collective
+        if self.writer is not None:
+            self.writer.log({"kind": "train", "step": state.step, "epoch": state.epoch, "loss": loss,
+                             "lr": self.optimizer.param_groups[0]["lr"], "units_per_s": speed,
+                             "unit": self.job.unit, "steps": state.window["steps"],
+                             "elapsed": round(self.total_elapsed(), 3)}, defer=True)
+        state.window = empty_window()
 
     def reseed_cudnn_dropout(self) -> None:
         """cuDNN keeps the dropout state between a fused RNN's layers to itself and advances
@@ -361,7 +378,7 @@ class Trainer:
         self.schedule.observe(improved)
         state.last_eval_step = state.step
         if self.writer is not None:
-            self.writer.log({"step": state.step, "epoch": state.epoch, **metrics,
+            self.writer.log({"kind": "eval", "step": state.step, "epoch": state.epoch, **metrics,
                              "lr": self.optimizer.param_groups[0]["lr"],
                              "elapsed": round(self.total_elapsed(), 3)})
         self.save_state()

@@ -37,7 +37,8 @@ def test_two_gloo_processes_train_and_the_result_loads_in_one(lm_text, tmp_path,
 
 def test_two_gloo_processes_resume_exactly(lm_text, tmp_path):
     """Each rank draws its own dropout masks, so a resumed run must give every rank back its
-    own RNG streams (not rank 0's) to continue like the run that never stopped."""
+    own RNG streams (not rank 0's) to continue like the run that never stopped. The training
+    records (every 3 steps: one window spans the stop at step 8) are the same too."""
     train, valid = lm_text
 
     def torchrun(out, steps, *extra):
@@ -45,7 +46,7 @@ def test_two_gloo_processes_resume_exactly(lm_text, tmp_path):
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                    "-m", "rnncli", "train", "lm", "--train", str(train), "--valid", str(valid), "--out", str(out),
                    "--max-steps", str(steps), "--eval-every", "8", "--schedule", "constant", "--warmup", "3",
-                   "--dropout", "0.3", "--device", "cpu", "--seed", "2", *TINY_LM, *extra]
+                   "--dropout", "0.3", "--device", "cpu", "--seed", "2", "--log-every", "3", *TINY_LM, *extra]
         proc = subprocess.run(command, capture_output=True, text=True, timeout=240, cwd=ROOT,
                               env={**os.environ, "OMP_NUM_THREADS": "1"})
         assert proc.returncode == 0, proc.stderr[-3000:]
@@ -58,3 +59,8 @@ def test_two_gloo_processes_resume_exactly(lm_text, tmp_path):
     assert len(part["rng_ranks"]) == 2
     for key, tensor in whole["model"].items():
         assert torch.equal(tensor, part["model"][key]), key
+    timing = ("elapsed", "units_per_s")
+    logged = [[{k: v for k, v in r.items() if k not in timing} for r in read_metrics(out, kind=None)]
+              for out in (tmp_path / "whole", tmp_path / "part")]
+    assert [r["step"] for r in logged[0] if r["kind"] == "train"] == [3, 6, 9, 12, 15]
+    assert logged[0] == logged[1]

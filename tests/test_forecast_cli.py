@@ -253,3 +253,27 @@ def test_a_seasonal_series_is_learnt(cli, tmp_path):
     report = json.loads(cli("eval", out, path, "--json", "--folds", "2").out)
     assert report["mase"] < 0.5 * report["baselines"]["seasonal_naive"]["mase"], report
     assert report["mae"] < 0.02 * sum(truth[-12:]) / 12, report     # within 2% of the level
+
+
+def test_an_ensemble_averages_its_members(cli, tmp_path):
+    import torch
+
+    import rnncli
+
+    out = tmp_path / "ens"
+    assert cli("train", "forecast", "--train", MONTHLY, "--out", out, "--horizon", "3", "--ensemble", "2",
+               *TINY).code == 0
+    forecaster = rnncli.load(out, device="cpu")
+    model = forecaster.model
+    assert len(model.members) == 2
+    from rnncli.core.windows import last_windows
+    from rnncli.tasks.forecast_data import series_tensors
+
+    series = forecaster.read(MONTHLY).series
+    batch = last_windows([series_tensors(s, forecaster.features, i + 1, 3) for i, s in enumerate(series)],
+                         forecaster.context, 3)
+    with torch.no_grad():
+        model.eval()
+        each = torch.stack([member(batch) for member in model.members])
+        assert not torch.equal(each[0], each[1])                 # initialised apart
+        assert torch.allclose(model.raw_quantiles(batch), each.mean(0))

@@ -249,10 +249,12 @@ def write_conll(path: Path, sentences: list[list[str]]) -> None:
     path.write_text("\n".join("\n".join(f"w{i} {t}" for i, t in enumerate(tags)) + "\n" for tags in sentences))
 
 
-def test_several_hypotheses_are_refused_not_half_scored(cli, tmp_path):
+def test_the_same_hypothesis_twice_is_refused_not_compared_with_itself(cli, tmp_path):
+    """Several --hyp files are a paired comparison (tests/test_significance.py); one file
+    given twice is a mistake, named before anything is scored."""
     (tmp_path / "a").write_text("x\n")
     one_line_exit_2(cli("eval", "--hyp", tmp_path / "a", "--hyp", tmp_path / "a", "--ref", tmp_path / "a"),
-                    "give one --hyp")
+                    "given twice")
 
 
 def test_training_tags_that_mix_schemes_name_the_line(cli, tmp_path):

@@ -16,11 +16,11 @@ from conftest import ROOT
 PACKAGE = ROOT / "rnncli"
 LAYERS = [
     ("base", {"errors", "version", "atomic", "config", "tokenizer", "readers", "schemes", "embeddings",
-              "signals", "memory", "timestamps", "seasons"}),
+              "signals", "memory", "timestamps", "seasons", "threads"}),
     ("core", {"core"}),
     ("models", {"models"}),
     ("engine", {"runtime", "batching", "optim", "checkpoint", "training", "decoding", "metrics", "rundir",
-                "baselines"}),
+                "baselines", "train_window"}),
     ("tasks", {"tasks", "datacheck"}),
     ("export", {"export"}),
     ("api", {"api"}),

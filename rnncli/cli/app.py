@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import os
 import sys
+from typing import Annotated, Optional
 
 import typer
 
 from rnncli.version import __version__
 from rnncli.cli import classify, data, evaluate, export, forecast, info, lm, tag, train_view, translate
+from rnncli.cli.examples import EXAMPLES
 from rnncli.cli.options import train_command
 from rnncli.tasks import TASKS
 
-app = typer.Typer(name="rnncli", no_args_is_help=True, add_completion=False,
+app = typer.Typer(name="rnncli", no_args_is_help=True, add_completion=True,
                   pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Recurrent networks from the command line: generation, classification, "
                        "tagging, translation and forecasting.\n\nAdd --debug anywhere for a traceback on errors.")
@@ -30,23 +33,53 @@ app.add_typer(data.data_app, name="data")   # `rnncli data check`
 
 
 
+THREADS = inspect.Parameter(
+    "threads", inspect.Parameter.KEYWORD_ONLY, default=None,
+    annotation=Annotated[Optional[int], typer.Option(
+        "--threads", show_default=False, metavar="N",
+        help="CPU threads for torch (default: the cores other processes leave free, from the "
+             "CPU affinity and the load; OMP_NUM_THREADS if set).")])
+
+
 def closed_pipe_is_done(command):
-    """A reader that stops early (`| head`) ends the command quietly with exit 0, the same
-    for every command: caught here, before click turns a broken pipe into exit 1."""
+    """Every command goes through here, so what they all share is written once:
+    - `--threads N`, added to the command's signature (so each --help shows it) and set
+      in torch before the command's body runs (rnncli/threads.py: command_threads);
+    - a reader that stops early (`| head`) ends the command quietly with exit 0, caught
+      here, before click turns a broken pipe into exit 1."""
     @functools.wraps(command)
-    def guarded(*args, **kwargs):
+    def guarded(*args, threads: int | None = None, **kwargs):
+        from rnncli.threads import command_threads
+
         try:
-            return command(*args, **kwargs)
+            with command_threads(threads) as choice:
+                note = choice.note()
+                if note and not kwargs.get("quiet") and os.environ.get("RANK", "0") == "0":   # torchrun: rank 0
+                    print(f"rnncli: {note}", file=sys.stderr, flush=True)
+                return command(*args, **kwargs)
         except BrokenPipeError:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())   # what is still buffered goes nowhere
             raise typer.Exit(0) from None
+
+    signature = inspect.signature(command, eval_str=True)
+    parameters = list(signature.parameters.values())
+    at = next((i for i, p in enumerate(parameters) if p.kind is p.VAR_KEYWORD), len(parameters))
+    guarded.__signature__ = signature.replace(parameters=[*parameters[:at], THREADS, *parameters[at:]])
+    guarded.__annotations__ = {**command.__annotations__, "threads": THREADS.annotation}   # a copy
     return guarded
 
 
+def guard_commands(group: typer.Typer) -> None:
+    """The commands a sub-app (`rnncli data ...`) registered itself get the same wrapper."""
+    for info in group.registered_commands:
+        info.callback = closed_pipe_is_done(info.callback)
+
+
+guard_commands(data.data_app)
 # `train TASK` for every task of the table; its options come from the task's settings.
 for name, task_spec in TASKS.items():
-    train_app.command(name, help=task_spec.help)(closed_pipe_is_done(train_command(task_spec, train_view.train_cli)))
+    train_app.command(name, help=task_spec.help, epilog=EXAMPLES.get(f"train {name}"))(closed_pipe_is_done(train_command(task_spec, train_view.train_cli)))
 # The inference and inspection commands, listed by hand.
 COMMANDS = [
     ("generate", "Sample text from a language model.", lm.generate_cli),
@@ -59,7 +92,7 @@ COMMANDS = [
     ("export", "Export a model as a standalone TorchScript or ONNX artifact, checked against rnncli.", export.export_cli),
 ]
 for name, help_text, function in COMMANDS:
-    app.command(name, help=help_text)(closed_pipe_is_done(function))
+    app.command(name, help=help_text, epilog=EXAMPLES.get(name))(closed_pipe_is_done(function))
 
 
 def version_callback(value: bool) -> None:

@@ -20,6 +20,7 @@ def classify_cli(
     output_format: Annotated[Optional[str], typer.Option("--output-format", help="text, tsv or jsonl (default: text for text and fastText input, tsv for csv, else the input format).", show_default=False)] = None,
     text_field: Annotated[Optional[str], typer.Option("--text-field", help="Text column/key of tsv/csv/jsonl input (default: as in training, else text or sentence).", show_default=False)] = None,
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="Labels to report per line, most probable first.")] = 1,
+    min_prob: Annotated[Optional[float], typer.Option("--min-prob", help="Abstain below this probability: the label becomes ? (null in JSONL); the probability and top-k stay.", show_default=False)] = None,
     max_input_tokens: Annotated[Optional[int], typer.Option("--max-input-tokens", min=1, help="Cut longer texts to this many tokens (default: the training --max-length).", show_default=False)] = None,
     batch_size: BatchSizeOpt = 256,
     device: DeviceOpt = "auto",
@@ -32,10 +33,11 @@ def classify_cli(
     from rnncli.cli.batch_io import RunOptions, plan_jobs, run_jobs, total
     from rnncli.readers.labelled import InputRows
     from rnncli.runtime import inference_group
-    from rnncli.tasks.classify_output import check_output_format, default_output_format
+    from rnncli.tasks.classify_output import check_min_prob, check_output_format, default_output_format
 
     output_format = output_format or default_output_format(input_format)
     check_output_format(output_format)
+    check_min_prob(min_prob, ())
     InputRows(input_format, "-", text_field)   # checks --input-format before the model loads
     jobs = plan_jobs(inputs, output, output_dir, resume)
     with inference_group(device) as env:
@@ -43,9 +45,11 @@ def classify_cli(
         classifier = load(checkpoint, device)
         if max_input_tokens is not None:
             classifier.max_input_tokens = max_input_tokens
-        work = ClassifyWork(classifier, input_format, output_format, text_field, top_k, batch_size)
+        check_min_prob(min_prob, classifier.labels)
+        work = ClassifyWork(classifier, input_format, output_format, text_field, top_k, batch_size, min_prob)
         options = RunOptions("classify", checkpoint, {"input_format": input_format, "output_format": output_format,
                                                       "text_field": work.text_field, "top_k": top_k,
+                                                      "min_prob": min_prob,
                                                       "max_input_tokens": classifier.max_input_tokens,
                                                       "batch_size": batch_size}, resume=resume, quiet=quiet)
         run_jobs(work, jobs, options, env)
@@ -59,10 +63,10 @@ class ClassifyWork:
     """Lines in, one output line each (batch_io.Work); a TSV/CSV header is read per file."""
 
     def __init__(self, classifier, input_format: str, output_format: str, text_field: str | None,
-                 top_k: int, batch_size: int):
+                 top_k: int, batch_size: int, min_prob: float | None = None):
         self.classifier, self.input_format, self.output_format = classifier, input_format, output_format
         self.text_field = text_field or classifier.config["options"].get("text_field")
-        self.top_k, self.batch_size = top_k, batch_size
+        self.top_k, self.batch_size, self.min_prob = top_k, batch_size, min_prob
         self.rows = None
 
     def items(self, path: str) -> Iterator[tuple[int, tuple[int, str]]]:
@@ -78,7 +82,8 @@ class ClassifyWork:
     def render(self, items: list[tuple[int, str]]) -> str:
         from rnncli.tasks.classify_output import classify_chunk
 
-        lines = classify_chunk(self.classifier, self.rows, items, self.output_format, self.top_k, self.batch_size)
+        lines = classify_chunk(self.classifier, self.rows, items, self.output_format, self.top_k, self.batch_size,
+                               self.min_prob)
         return "".join(line + "\n" for line in lines)
 
     def pass_over(self, items: list[tuple[int, str]]) -> None:
@@ -107,6 +112,8 @@ def render_report(report: dict[str, Any], console) -> None:
         summary.add_row(kind, *(percent(report[f"{kind}_{m}"]) for m in ("precision", "recall", "f1")))
     summary.caption = f"accuracy {percent(report['accuracy'])}"
     console.print(summary)
+    if "min_prob" in report:
+        console.print(abstention_line(report))
     per_class = Table(title="per class", title_justify="left")
     for column in ("label", "precision", "recall", "f1", "support"):
         per_class.add_column(column, justify="left" if column == "label" else "right")
@@ -117,6 +124,15 @@ def render_report(report: dict[str, Any], console) -> None:
     from rnncli.cli.calibration_view import render_calibration
 
     render_calibration(report, console)
+
+
+def abstention_line(report: dict[str, Any]) -> str:
+    """The coverage at --min-prob and the accuracy of the predictions it keeps."""
+    accuracy = report["covered_accuracy"]
+    shown = "n/a (nothing covered)" if accuracy is None else percent(accuracy)
+    return (f"at --min-prob {report['min_prob']:g}: coverage {percent(report['coverage'])}% "
+            f"({report['covered']:,} of {report['covered'] + report['abstained']:,} covered, "
+            f"{report['abstained']:,} abstained), accuracy on the covered {shown}")
 
 
 def confusion_table(matrix: dict[str, Any]):

@@ -18,13 +18,14 @@ from typing import Annotated, Optional
 import typer
 
 from rnncli.cli.common import JsonOpt, print_json, stdout_console
+from rnncli.cli.examples import EXAMPLES
 
 data_app = typer.Typer(no_args_is_help=True, help="Inspect data files.")
 
 Opt = Optional[str]
 
 
-@data_app.command("check")
+@data_app.command("check", epilog=EXAMPLES.get("data check"))
 def check_cli(
     files: Annotated[Optional[list[str]], typer.Argument(help="Data files, in the order of the task's inputs (lm, classify, tag: TRAIN [VALID]; translate: TRAIN_SRC TRAIN_TGT [VALID_SRC VALID_TGT]; forecast: TRAIN). - is stdin.", show_default=False)] = None,
     task: Annotated[str, typer.Option("--task", help="lm|classify|tag|translate|forecast.")] = ...,

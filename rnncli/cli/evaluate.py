@@ -3,8 +3,12 @@
     rnncli eval CKPT DATA... [--json] [--fail-under METRIC=VALUE]   score a checkpoint
     rnncli eval --hyp HYP --ref REF [REF...] [--json]               score translation output files
     rnncli eval --pred PRED --gold GOLD [--json]                    score tag files
+    rnncli eval CKPT_A CKPT_B DATA...                                compare checkpoints (translate, tag)
     rnncli eval FORECASTER SERIES [--horizon H] [--folds K]         backtest against baselines
     rnncli eval --pred FORECAST.csv --actual SERIES                 score a forecast file
+    rnncli eval --hyp A --hyp B [--hyp C] --ref REF                 compare systems: each against
+    rnncli eval --pred A --pred B --gold GOLD                       the first, paired bootstrap
+    rnncli eval --pred A.csv --pred B.csv --actual SERIES           (or --paired-test ar)
 
 The report comes from the Python API (rnncli.api.evaluate and friends); this command
 renders it with the task's CLI module (cli/tasks.py) or prints it as JSON, and gates on
@@ -47,26 +51,77 @@ def eval_cli(
     id_column: Annotated[Optional[str], typer.Option("--id-column", help="--actual: the series column of a long layout.", show_default=False)] = None,
     fail_over: Annotated[Optional[list[str]], typer.Option("--fail-over", help="METRIC=VALUE: exit 3 if METRIC is above VALUE (for errors such as mase). Repeatable.")] = None,
     scheme: Annotated[Optional[str], typer.Option("--scheme", help="Tag scheme of tagging data: iob1|iob2|bioes|none (default: detected).", show_default=False)] = None,
+    resamples: Annotated[int, typer.Option("--resamples", min=1, help="Several --hyp/--pred: bootstrap resamples (randomization trials with --paired-test ar).")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", min=1, help="Several --hyp/--pred: seed of the resampling (a positive integer).")] = 12345,
+    paired_test: Annotated[str, typer.Option("--paired-test", help="Several --hyp/--pred: bs (paired bootstrap) or ar (approximate randomization).")] = "bs",
+    min_prob: Annotated[Optional[float], typer.Option("--min-prob", help="Classifiers: also report coverage (the share of predictions at or above this probability) and the accuracy of those.", show_default=False)] = None,
+    plot: Annotated[bool, typer.Option("--plot", help="Classifiers and taggers: draw the reliability diagram in the terminal (stdout; stderr with --json). Needs rnncli[plot].")] = False,
     quiet: QuietOpt = False,
 ) -> None:
+    from rnncli import api
     from rnncli.cli.tasks import TASK_CLI
+    from rnncli.errors import UsageError
     from rnncli.metrics import check_fail_under, parse_fail_under
 
     gates = parse_fail_under(fail_under or []) + parse_fail_under(fail_over or [], above=True)
     positional = ([str(checkpoint)] if checkpoint else []) + [str(p) for p in data or []]
     files = {"hyp": hyp, "ref": ref, "pred": pred, "gold": gold, "actual": actual}
+    read_options = {"time_column": time_column, "target": target, "id_column": id_column}
+    checkpoints = leading_checkpoints(positional)
+    if len(checkpoints) > 1:
+        if gates:
+            raise UsageError("--fail-under/--fail-over gate one system; a comparison of several reports p-values")
+        decode = D(beam=beam, batch_size=batch_size, length_penalty=length_penalty, int8=int8, shortlist=shortlist)
+        report = api.compare_checkpoints(checkpoints, positional[len(checkpoints):], device, scheme, resamples,
+                                         seed, paired_test, **decode.to_dict())
+        if as_json:
+            print_json(report)
+        else:
+            render_comparison(report, stdout_console())
+        return
+    if len(hyp or []) > 1 or len(pred or []) > 1:
+        report = compare_output_files(files, positional, scheme, baselines, read_options,
+                                      {"resamples": resamples, "seed": seed, "method": paired_test}, gates)
+        if as_json:
+            print_json(report)
+        else:
+            render_comparison(report, stdout_console())
+        return
     if any(v is not None for v in files.values()):
-        task, report = score_output_files(files, positional, scheme, baselines,
-                                          {"time_column": time_column, "target": target, "id_column": id_column})
+        if min_prob is not None:
+            from rnncli.errors import UsageError
+
+            raise UsageError("--min-prob goes with a classifier checkpoint, not with output files")
+        task, report = score_output_files(files, positional, scheme, baselines, read_options)
     else:
         decode = D(beam=beam, batch_size=batch_size, length_penalty=length_penalty, int8=int8, shortlist=shortlist)
         task, report = score_checkpoint(checkpoint, [str(p) for p in data or []], device, decode, scheme,
-                                        {"horizon": horizon, "folds": folds, "baselines": baselines}, quiet)
+                                        {"horizon": horizon, "folds": folds, "baselines": baselines}, quiet,
+                                        min_prob)
+    if plot:   # drawn first: a report without calibration is exit 2 before anything is printed
+        from rnncli.cli.calibration_view import reliability_plot
+
+        picture = reliability_plot(report)
     if as_json:
         print_json(report)
     else:
         TASK_CLI[task].render_report(report, stdout_console())
+    if plot:
+        import sys
+
+        (sys.stderr if as_json else sys.stdout).write(picture + "\n")
     check_fail_under(report, gates)
+
+
+def leading_checkpoints(positional: list[str]) -> list[str]:
+    """The positional arguments that are checkpoint directories, from the first on:
+    `eval CKPT_A CKPT_B DATA...` compares the checkpoints on DATA."""
+    found = []
+    for item in positional:
+        if not (Path(item) / "config.json").is_file():
+            break
+        found.append(item)
+    return found
 
 
 def score_output_files(files: dict, positional: list[str], scheme: str | None, baselines: bool,
@@ -79,8 +134,6 @@ def score_output_files(files: dict, positional: list[str], scheme: str | None, b
     if hyp or ref:
         if not hyp or not (ref or positional):
             raise UsageError("--hyp needs --ref (and --ref needs --hyp)")
-        if len(hyp) > 1:
-            raise UsageError("give one --hyp: comparing several systems is not supported yet")
         return "translate", api.evaluate_translations(hyp[0], [str(r) for r in ref or []] + positional)
     if actual is not None:
         if not pred or gold is not None or positional or len(pred) > 1:
@@ -88,13 +141,84 @@ def score_output_files(files: dict, positional: list[str], scheme: str | None, b
         return "forecast", api.evaluate_forecasts(pred[0], actual, baselines=baselines, **read_options)
     if not pred or gold is None or positional:
         raise UsageError("--pred and --gold go together, without a checkpoint")
-    if len(pred) > 1:
-        raise UsageError("give one --pred: comparing several systems is not supported yet")
     return "tag", api.evaluate_tags(pred[0], gold, scheme)
 
 
+def compare_output_files(files: dict, positional: list[str], scheme: str | None, baselines: bool,
+                         read_options: dict, test: dict, gates: list) -> dict:
+    """The comparison report of several --hyp (with --ref), --pred (with --gold) or --pred
+    (with --actual) files: each system scored, each tested against the first."""
+    from rnncli import api
+    from rnncli.errors import UsageError
+
+    if gates:
+        raise UsageError("--fail-under/--fail-over gate one system; a comparison of several reports p-values")
+    if test["method"] not in ("bs", "ar"):
+        raise UsageError(f"--paired-test {test['method']!r} is not one of: bs, ar")
+    hyp, ref, pred, gold, actual = (files[k] for k in ("hyp", "ref", "pred", "gold", "actual"))
+    if hyp:
+        if pred or gold is not None or actual is not None:
+            raise UsageError("compare translations (--hyp ... --ref) or tags/forecasts (--pred ...), not both")
+        if not (ref or positional):
+            raise UsageError("--hyp needs --ref")
+        return api.compare_translations(hyp, [str(r) for r in ref or []] + positional, **test)
+    if ref or positional:
+        raise UsageError("--ref goes with --hyp; several --pred files compare without a checkpoint")
+    if actual is not None:
+        if gold is not None:
+            raise UsageError("--pred files go with --gold (tags) or --actual (forecasts), not both")
+        return api.compare_forecasts(pred, actual, baselines=baselines, **test, **read_options)
+    if gold is None:
+        raise UsageError("several --pred files need --gold (tags) or --actual (forecasts); classification "
+                         "output files have no scorer")
+    return api.compare_tags(pred, gold, scheme, **test)
+
+
+def render_comparison(report: dict, console) -> None:
+    """One table: a row per system and metric, the difference against the baseline with its
+    95% interval and p-value, the winner of each metric marked."""
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"{report['task']}: each system against {escape(report['baseline'])}", title_justify="left",
+                  box=box.SIMPLE_HEAD)
+    longest = max(len(system["name"]) for system in report["systems"])
+    table.add_column("system", overflow="fold", min_width=min(longest, 12))
+    for name in ("metric", "score", "diff", "95% CI", "p", "verdict"):
+        table.add_column(name, justify="left" if name in ("metric", "verdict") else "right",
+                         no_wrap=name == "95% CI", min_width=8 if name == "verdict" else None)
+    comparisons = report["comparisons"]
+    metrics = list(dict.fromkeys(c["metric"] for c in comparisons))
+    by_key = {(c["system"], c["metric"]): c for c in comparisons}
+    for index, system in enumerate(report["systems"]):
+        name = system["name"]
+        for metric in metrics:
+            winner = report["winner"][metric]
+            mark = (" [bold]★[/]" if winner["significant"] else " ★ (n.s.)") if winner["system"] == name else ""
+            row = by_key.get((name, metric))
+            if row is None:   # the baseline
+                score = next(c["baseline_score"] for c in comparisons if c["metric"] == metric)
+                cells = [number(score), "", "", "", "baseline"]
+            else:
+                cells = [number(row["system_score"]), number(row["difference"], "+"),
+                         f"[{number(row['ci'][0], '+')}, {number(row['ci'][1], '+')}]", f"{row['p_value']:.4f}",
+                         {"same": "n.s."}.get(row["verdict"], row["verdict"])]
+            table.add_row(escape(name) if metric == metrics[0] else "", metric + mark, *cells,
+                          end_section=metric == metrics[-1] and index < len(report["systems"]) - 1)
+    signatures = dict.fromkeys(c["signature"] for c in comparisons)
+    table.caption = (f"{report['method']}, {report['resamples']} resamples, seed {report['seed']}, "
+                     f"alpha {report['alpha']}\n★ best score; n.s. not significant\n" + "\n".join(signatures))
+    console.print(table)
+
+
+def number(value: float, sign: str = "") -> str:
+    """Scores on a 0-100 scale with 2 decimals, fractions and errors with 3 (the JSON has all)."""
+    return f"{value:{sign}.2f}" if abs(value) >= 10 else f"{value:{sign}.3f}"
+
+
 def score_checkpoint(checkpoint: Path | None, data: list[str], device: str, decode: D, scheme: str | None,
-                     forecast: dict, quiet: bool) -> tuple[str, dict]:
+                     forecast: dict, quiet: bool, min_prob: float | None = None) -> tuple[str, dict]:
     """(task, report) of a checkpoint, or of an `rnncli export` artifact, on data."""
     from rnncli import api
     from rnncli.checkpoint import read_config
@@ -105,14 +229,19 @@ def score_checkpoint(checkpoint: Path | None, data: list[str], device: str, deco
     if checkpoint is None:
         raise UsageError("give a checkpoint and data, or --hyp/--ref, --pred/--gold or --pred/--actual")
     if is_artifact(checkpoint):
+        if min_prob is not None:
+            raise UsageError("--min-prob: evaluate the checkpoint, not the exported artifact")
         from rnncli.export.evaluate import evaluate_artifact
 
         return evaluate_artifact(checkpoint, data, batch_size=decode.batch_size, scheme=scheme)
     task = read_config(checkpoint)["task"]
     if task not in TASK_CLI:
         raise UsageError(f"{checkpoint}: no evaluator for task {task!r}")
+    if min_prob is not None and task != "classify":
+        raise UsageError(f"--min-prob is for classifiers, and {checkpoint} is not one (task {task})")
     report = api.evaluate(checkpoint, data, device, batch_size=decode.batch_size, scheme=scheme, beam=decode.beam,
                           length_penalty=decode.length_penalty, int8=decode.int8, shortlist=decode.shortlist,
-                          **(forecast if task == "forecast" else {}))
+                          **(forecast if task == "forecast" else {}),
+                          **({"min_prob": min_prob} if min_prob is not None else {}))
     TASK_CLI[task].warn(report, data, quiet)
     return task, report

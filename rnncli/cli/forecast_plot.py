@@ -1,6 +1,6 @@
 """Pictures of a forecast: the tail of the history, the median and the outer interval band;
 in the terminal (plotext, on stderr) or as a PNG image (matplotlib). Both come with
-`rnncli[forecast]`; without them the command says what to install."""
+`rnncli[plot]` (and `rnncli[forecast]`); without them the command says what to install."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def terminal_plot(series_values: Sequence[float], history_stamps: Sequence[str],
     try:
         import plotext as plt
     except ImportError:
-        raise UsageError("--plot needs plotext: pip install 'rnncli[forecast]'") from None
+        raise UsageError("--plot needs plotext: pip install 'rnncli[plot]'") from None
     keep = history_tail(series_values, len(forecast.point), period)
     history = list(series_values[-keep:])
     stamps = list(history_stamps[-keep:]) + forecast.timestamps
@@ -62,7 +62,7 @@ def image_plot(path: Path, histories: list[tuple[Sequence[float], Sequence[str]]
     try:
         import matplotlib
     except ImportError:
-        raise UsageError("--plot-out needs matplotlib: pip install 'rnncli[forecast]'") from None
+        raise UsageError("--plot-out needs matplotlib: pip install 'rnncli[plot]'") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as pyplot
 

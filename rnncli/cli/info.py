@@ -2,23 +2,60 @@
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
 
-from rnncli.cli.common import CkptArg, JsonOpt, print_json, stdout_console
+import typer
+
+from rnncli.cli.common import CkptArg, JsonOpt, message, print_json, stdout_console
+
+CurvesOpt = Annotated[bool, typer.Option(
+    "--curves", help="Draw the training loss and the validation metric against steps (on stdout; "
+                     "with --json: their points in the report). Needs rnncli[plot].")]
+PlotOutOpt = Annotated[Optional[Path], typer.Option(
+    "--plot-out", help="Write the training curves as a PNG image. Needs rnncli[plot].", show_default=False)]
 
 
-def info_cli(checkpoint: CkptArg, as_json: JsonOpt = False) -> None:
+def info_cli(checkpoint: CkptArg, as_json: JsonOpt = False, curves: CurvesOpt = False,
+             plot_out: PlotOutOpt = None) -> None:
     from rnncli.api import info
+    from rnncli.errors import UsageError
     from rnncli.export.artifact import describe_artifact, is_artifact
 
-    report = describe_artifact(checkpoint) if is_artifact(checkpoint) else info(checkpoint)
+    artifact = is_artifact(checkpoint)
+    if artifact and (curves or plot_out):
+        raise UsageError(f"{checkpoint}: an exported artifact keeps no training records; give --curves "
+                         "and --plot-out the checkpoint directory it was exported from")
+    report = describe_artifact(checkpoint) if artifact else info(checkpoint)
+    if curves or plot_out:
+        report = draw_curves(checkpoint, report, curves and not as_json, plot_out, as_json)
     if as_json:
         print_json(report)
+    elif curves:
+        return
     elif report.get("artifact"):
         stdout_console().print("\n".join(f"{k}: {flatten(v)}" for k, v in report.items() if k != "artifact"),
                                markup=False)
     else:
         render(report)
+
+
+def draw_curves(checkpoint: Path, report: dict[str, Any], in_terminal: bool, plot_out: Path | None,
+                as_json: bool) -> dict[str, Any]:
+    """Draw what was asked; with --json the report gains the points ("curves")."""
+    from rnncli.cli.curves import curve_data, image_curves, terminal_curves
+
+    data = curve_data(checkpoint, report.get("best"))
+    if in_terminal:
+        text = terminal_curves(data, color=sys.stdout.isatty())   # checks plotext before any output
+    if plot_out is not None:
+        image_curves(plot_out, data)
+        message(f"wrote the training curves to {plot_out}")
+    if in_terminal:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    return {**report, "curves": data} if as_json else report
 
 
 def render(report: dict[str, Any]) -> None:

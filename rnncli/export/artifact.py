@@ -110,11 +110,12 @@ def check_output(out: Path, overwrite: bool) -> None:
         raise UsageError(f"{out}: already exists; choose another -o or add --overwrite")
     if out.exists() and not is_artifact(out):
         raise UsageError(f"{out}: exists and is not an export artifact; --overwrite replaces only those")
-    if not out.parent.is_dir():
-        raise UsageError(f"{out.parent}: no such directory")
+    if out.parent.exists() and not out.parent.is_dir():
+        raise UsageError(f"-o {out}: {out.parent} is not a directory")
 
 
 def temporary_directory(out: Path) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)   # `-o exported/ner` makes exported/, as `train --out` does
     return Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".export-tmp", dir=out.parent))
 
 

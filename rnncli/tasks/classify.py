@@ -29,6 +29,7 @@ from rnncli.metrics.classification import accuracy_and_macro_f1, classification_
 from rnncli.models.classifier import Classifier, ClassifierConfig
 from rnncli.readers.labelled import Example, detect_format, read_labelled
 from rnncli.tasks.base import Task, tokenizer_dir
+from rnncli.tasks.classify_output import abstains, check_probability
 from rnncli.tokenizer import UNK_ID, Tokenizer, load_tokenizer, train_tokenizer
 
 EVAL_EVERY_CAP = 500           # default --eval-every: each epoch, or every 500 steps if sooner
@@ -224,11 +225,24 @@ class ClassifyTask(Task):
 
 @dataclass
 class Prediction:
-    """A label, its probability, and the best `top_k` (label, probability) pairs."""
+    """A label (None: abstained under min_prob), its probability, and the best `top_k`
+    (label, probability) pairs."""
 
-    label: str
+    label: str | None
     probability: float
     top_k: list[tuple[str, float]]
+
+
+def abstention_report(confidences: Sequence[float], correct: Sequence[bool], min_prob: float) -> dict[str, Any]:
+    """Selective prediction at --min-prob P: the predictions at or above P are covered
+    (kept); coverage is their share and covered_accuracy their accuracy (None when no
+    prediction is covered)."""
+    check_probability(min_prob)
+    kept = [right for confidence, right in zip(confidences, correct, strict=True) if confidence >= min_prob]
+    total = len(correct)
+    return {"min_prob": min_prob, "coverage": len(kept) / total if total else 0.0, "covered": len(kept),
+            "abstained": total - len(kept),
+            "covered_accuracy": sum(kept) / len(kept) if kept else None}
 
 
 class TextClassifier:
@@ -244,16 +258,21 @@ class TextClassifier:
         # Probabilities are softmax(logits / temperature); set it to 1.0 for the raw scores.
         self.temperature = checkpoint_temperature(config, "config.json")
 
-    def classify(self, lines: str | Sequence[str], top_k: int = 1, batch_size: int = PREDICT_BATCH) -> list[Prediction]:
-        """One Prediction per text, in input order."""
+    def classify(self, lines: str | Sequence[str], top_k: int = 1, batch_size: int = PREDICT_BATCH,
+                 min_prob: float | None = None) -> list[Prediction]:
+        """One Prediction per text, in input order; below `min_prob` its label is None
+        (abstained), its probability and top_k kept."""
         texts = [lines] if isinstance(lines, str) else list(lines)
+        if min_prob is not None:
+            check_probability(min_prob)
         if not texts:
             return []
         values, indices = self.predict(texts, batch_size).topk(min(top_k, len(self.labels)), dim=-1)
         results = []
         for scores, ids in zip(values.tolist(), indices.tolist()):
             ranked = [(self.labels[i], p) for i, p in zip(ids, scores)]
-            results.append(Prediction(ranked[0][0], ranked[0][1], ranked))
+            label = None if abstains(ranked[0][1], min_prob) else ranked[0][0]
+            results.append(Prediction(label, ranked[0][1], ranked))
         return results
 
     def predict(self, texts: Sequence[str], batch_size: int = PREDICT_BATCH) -> torch.Tensor:
@@ -268,13 +287,18 @@ class TextClassifier:
         self.cropped += sum(len(x) > limit for x in ids)
         return predict_logits(self.model, [x[:limit] or [UNK_ID] for x in ids], self.device, batch_size)
 
-    def evaluate(self, data: Sequence[str], batch_size: int = PREDICT_BATCH, **options: Any) -> dict[str, Any]:
+    def evaluate(self, data: Sequence[str], batch_size: int = PREDICT_BATCH, min_prob: float | None = None,
+                 **options: Any) -> dict[str, Any]:
         """The full report on a labelled file read with the training run's format and fields
-        (the format falls back to the training one when the extension says nothing)."""
+        (the format falls back to the training one when the extension says nothing). With
+        `min_prob`, also coverage and accuracy of the predictions whose (calibrated)
+        probability reaches it (abstention_report), as top-level numbers."""
         from rnncli.readers.labelled import EXTENSIONS
 
         if len(data) != 1:
             raise UsageError("a classifier is evaluated on one labelled file: rnncli eval CKPT FILE")
+        if min_prob is not None:
+            check_probability(min_prob)
         path, saved = data[0], self.config["options"]
         known = Path(str(path)).suffix.lower() in EXTENSIONS
         fmt = None if known else saved.get("format") or self.config.get("data_format")
@@ -287,10 +311,11 @@ class TextClassifier:
         gold = [index[e.label] for e in examples]
         report = classification_report(gold, predicted, labels)
         correct = [p == g for p, g in zip(predicted, gold)]
-        calibration = calibration_report((logits / self.temperature).softmax(-1).max(-1).values.tolist(),
-                                         logits.softmax(-1).max(-1).values.tolist(), correct, self.temperature,
-                                         "examples", "probability of the predicted label")
-        return {"data": str(path), **report, "ece": calibration["ece"], "calibration": calibration,
+        confidences = (logits / self.temperature).softmax(-1).max(-1).values.tolist()
+        calibration = calibration_report(confidences, logits.softmax(-1).max(-1).values.tolist(), correct,
+                                         self.temperature, "examples", "probability of the predicted label")
+        selective = abstention_report(confidences, correct, min_prob) if min_prob is not None else {}
+        return {"data": str(path), **report, "ece": calibration["ece"], **selective, "calibration": calibration,
                 "unseen_labels": unseen}
 
 

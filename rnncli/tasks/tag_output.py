@@ -264,8 +264,18 @@ class SequenceTagger:
 def evaluate_tag_files(pred: str, gold: str, scheme: str | None = None) -> dict[str, Any]:
     """Score a predicted CoNLL file against a gold one (tags in the last column of each);
     files in different span schemes are compared after converting the predictions."""
-    from rnncli.errors import DataError
     from rnncli.metrics.tagging import compare_tag_files
+
+    gold_sents, pred_sents = read_tag_pair(pred, gold, scheme)
+    report = compare_tag_files([s.tags for s in gold_sents], [s.tags for s in pred_sents], scheme or None,
+                               gold_name=str(gold), pred_name=str(pred))
+    return {"pred": str(pred), "gold": str(gold), **report}
+
+
+def read_tag_pair(pred: str, gold: str, scheme: str | None) -> tuple[list, list]:
+    """(gold sentences, predicted sentences) of two CoNLL files that line up sentence by
+    sentence and token by token (a DataError naming the place otherwise)."""
+    from rnncli.errors import DataError
     from rnncli.readers.conll import read_conll
     from rnncli.schemes import detect_file_scheme
 
@@ -278,6 +288,36 @@ def evaluate_tag_files(pred: str, gold: str, scheme: str | None = None) -> dict[
                                              f"{gold}:{g.line} it has {len(g.tags)}")
     if not scheme:
         detect_file_scheme(gold_sents, gold)   # a gold file that mixes schemes is named by line
-    report = compare_tag_files([s.tags for s in gold_sents], [s.tags for s in pred_sents], scheme or None,
-                               gold_name=str(gold), pred_name=str(pred))
-    return {"pred": str(pred), "gold": str(gold), **report}
+    return gold_sents, pred_sents
+
+
+def tag_sentence_statistics(pred: str, gold: str, scheme: str | None = None) -> tuple[dict[str, Any], list]:
+    """(the evaluate_tag_files report, each sentence's (gold entities, predicted entities,
+    correct entities)): seqeval's strict entities of the tags as the report scores them
+    (predictions converted to the gold's scheme, IOB1 read as IOB2). Without spans (scheme
+    none) a sentence counts (tokens, tokens, correct tokens), so its F1 is token accuracy."""
+    from seqeval import scheme as seqeval_scheme
+    from seqeval.scheme import Entities
+
+    from rnncli.metrics.tagging import SEQEVAL_SCHEME, compare_tag_files, normalise_given, tag_set_scheme
+    from rnncli.schemes import fitting_scheme
+
+    gold_sents, pred_sents = read_tag_pair(pred, gold, scheme)
+    gold_tags, pred_tags = [s.tags for s in gold_sents], [s.tags for s in pred_sents]
+    report = compare_tag_files(gold_tags, pred_tags, scheme or None, gold_name=str(gold), pred_name=str(pred))
+    target = normalise_given(scheme) if scheme else tag_set_scheme(gold_tags)
+    if target == "none":
+        return {"pred": str(pred), "gold": str(gold), **report}, [
+            (len(g), len(g), sum(a == b for a, b in zip(g, p))) for g, p in zip(gold_tags, pred_tags)]
+    found = fitting_scheme(pred_tags, prefer=target)
+    if found is not None and found != target:
+        pred_tags = [convert(tags, found, target) for tags in pred_tags]
+    if target == "iob1":
+        gold_tags = [convert(tags, "iob1", "iob2") for tags in gold_tags]
+        pred_tags = [convert(tags, "iob1", "iob2") for tags in pred_tags]
+    kind = getattr(seqeval_scheme, SEQEVAL_SCHEME[target])
+    gold_entities = Entities([list(t) for t in gold_tags], kind, suffix=False).entities
+    pred_entities = Entities([list(t) for t in pred_tags], kind, suffix=False).entities
+    counts = [(len(g), len(p), len(set(e.to_tuple() for e in g) & set(e.to_tuple() for e in p)))
+              for g, p in zip(gold_entities, pred_entities)]
+    return {"pred": str(pred), "gold": str(gold), **report}, counts
