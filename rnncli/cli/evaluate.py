@@ -58,7 +58,6 @@ def eval_cli(
     plot: Annotated[bool, typer.Option("--plot", help="Classifiers and taggers: draw the reliability diagram in the terminal (stdout; stderr with --json). Needs rnncli[plot].")] = False,
     quiet: QuietOpt = False,
 ) -> None:
-    from rnncli import api
     from rnncli.cli.tasks import TASK_CLI
     from rnncli.errors import UsageError
     from rnncli.metrics import check_fail_under, parse_fail_under
@@ -67,34 +66,20 @@ def eval_cli(
     positional = ([str(checkpoint)] if checkpoint else []) + [str(p) for p in data or []]
     files = {"hyp": hyp, "ref": ref, "pred": pred, "gold": gold, "actual": actual}
     read_options = {"time_column": time_column, "target": target, "id_column": id_column}
-    checkpoints = leading_checkpoints(positional)
-    if len(checkpoints) > 1:
-        if gates:
-            raise UsageError("--fail-under/--fail-over gate one system; a comparison of several reports p-values")
-        decode = D(beam=beam, batch_size=batch_size, length_penalty=length_penalty, int8=int8, shortlist=shortlist)
-        report = api.compare_checkpoints(checkpoints, positional[len(checkpoints):], device, scheme, resamples,
-                                         seed, paired_test, **decode.to_dict())
+    decode = D(beam=beam, batch_size=batch_size, length_penalty=length_penalty, int8=int8, shortlist=shortlist)
+    resampling = {"resamples": resamples, "seed": seed, "method": paired_test}
+    comparison = compare(positional, files, decode, device, scheme, baselines, read_options, resampling, gates)
+    if comparison is not None:
         if as_json:
-            print_json(report)
+            print_json(comparison)
         else:
-            render_comparison(report, stdout_console())
-        return
-    if len(hyp or []) > 1 or len(pred or []) > 1:
-        report = compare_output_files(files, positional, scheme, baselines, read_options,
-                                      {"resamples": resamples, "seed": seed, "method": paired_test}, gates)
-        if as_json:
-            print_json(report)
-        else:
-            render_comparison(report, stdout_console())
+            render_comparison(comparison, stdout_console())
         return
     if any(v is not None for v in files.values()):
         if min_prob is not None:
-            from rnncli.errors import UsageError
-
             raise UsageError("--min-prob goes with a classifier checkpoint, not with output files")
         task, report = score_output_files(files, positional, scheme, baselines, read_options)
     else:
-        decode = D(beam=beam, batch_size=batch_size, length_penalty=length_penalty, int8=int8, shortlist=shortlist)
         task, report = score_checkpoint(checkpoint, [str(p) for p in data or []], device, decode, scheme,
                                         {"horizon": horizon, "folds": folds, "baselines": baselines}, quiet,
                                         min_prob)
@@ -111,6 +96,25 @@ def eval_cli(
 
         (sys.stderr if as_json else sys.stdout).write(picture + "\n")
     check_fail_under(report, gates)
+
+
+def compare(positional: list[str], files: dict, decode: D, device: str, scheme: str | None, baselines: bool,
+            read_options: dict, resampling: dict, gates: list) -> dict | None:
+    """The comparison report when eval was given several checkpoints or several --hyp/--pred
+    files; None for a single system."""
+    from rnncli import api
+    from rnncli.errors import UsageError
+
+    checkpoints = leading_checkpoints(positional)
+    if len(checkpoints) > 1:
+        if gates:
+            raise UsageError("--fail-under/--fail-over gate one system; a comparison of several reports p-values")
+        return api.compare_checkpoints(checkpoints, positional[len(checkpoints):], device, scheme,
+                                       resampling["resamples"], resampling["seed"], resampling["method"],
+                                       **decode.to_dict())
+    if len(files["hyp"] or []) > 1 or len(files["pred"] or []) > 1:
+        return compare_output_files(files, positional, scheme, baselines, read_options, resampling, gates)
+    return None
 
 
 def leading_checkpoints(positional: list[str]) -> list[str]:
