@@ -9,6 +9,7 @@ text in -> output lines out, as `rnncli classify` does it), the wall time of the
     .venv/bin/python bench/bench_classify.py                  # 10 minutes, the target run
     .venv/bin/python bench/bench_classify.py --max-time 1     # a quick check
     .venv/bin/python bench/bench_classify.py --set hidden=256 --set pooling=mean
+    .venv/bin/python bench/bench_classify.py --max-time 1 --export   # + TorchScript/ONNX parity and speed
 
 Targets (2 CPU cores): dev accuracy >= 84.0%, classification >= 2,000 sentences/s.
 """
@@ -64,12 +65,14 @@ def train(args, train_path: Path, dev_path: Path) -> dict:
     shutil.rmtree(args.out_dir, ignore_errors=True)
     given = {"max_time": args.max_time, "seed": args.seed, "train": train_path, "valid": dev_path,
              "out": args.out_dir, **overrides(args.set)}
-    speeds, curve, finished = [], [], None
+    speeds, curve, finished, last_speed = [], [], None, None
     started = time.monotonic()
     _, events = train_events("classify", given)
     for event in events:
-        if isinstance(event, StepDone) and event.step % 50 == 0:
-            speeds.append(event.units_per_s)
+        if isinstance(event, StepDone):
+            last_speed = event.units_per_s   # a short run may end before step 50
+            if event.step % 50 == 0:
+                speeds.append(event.units_per_s)
         elif isinstance(event, Evaluated):
             curve.append({"step": event.step, "minutes": round((time.monotonic() - started) / 60, 2),
                           "accuracy": round(event.metrics["accuracy"], 4)})
@@ -79,7 +82,7 @@ def train(args, train_path: Path, dev_path: Path) -> dict:
             finished = event
     return {"train_seconds": round(time.monotonic() - started, 1), "steps": finished.step,
             "stop_reason": finished.reason, "best_step": finished.best_step,
-            "train_sentences_per_s": round(statistics.median(speeds), 1) if speeds else None,
+            "train_sentences_per_s": round(statistics.median(speeds) if speeds else last_speed or 0.0, 1),
             "curve": curve}
 
 
@@ -131,13 +134,6 @@ def render(result: dict) -> None:
     Console(stderr=True).print(table)
 
 
-
-def export_figures(checkpoint, check_file) -> dict:
-    """--export: parity and speed of the TorchScript and ONNX artifacts (rnncli/export)."""
-    from rnncli.export import export_benchmark
-
-    return export_benchmark(checkpoint, check_file)
-
 def main() -> None:
     args = parse_args()
     started = time.monotonic()
@@ -159,7 +155,9 @@ def main() -> None:
     result.update({"dev_accuracy": round(report["accuracy"], 4), "dev_macro_f1": round(report["macro_f1"], 4)})
     result.update(classify_speed(args.out_dir, dev_path))
     if args.export:
-        result["export"] = export_figures(args.out_dir, dev_path)
+        from common import export_figures   # bench/ is sys.path[0] when run as a script
+
+        result["export"] = export_figures(args.out_dir, dev_path, sys.stderr)
     result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     result["wall_seconds"] = round(time.monotonic() - started, 1)
     render(result)

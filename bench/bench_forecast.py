@@ -9,6 +9,7 @@ and the means per frequency group and overall; writes JSON.
 
     python bench/bench_forecast.py                       # everything, default settings
     python bench/bench_forecast.py --sets airpassengers --train-args "--ensemble 3"
+    python bench/bench_forecast.py --export              # + TorchScript/ONNX parity and speed
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def forecast_latency(checkpoint: Path, train: Path, threads: int, repeats: int =
     return statistics.median(timings) * 1000
 
 
-def run_set(name: str, work: Path, train_args: list[str], threads: int) -> dict:
+def run_set(name: str, work: Path, train_args: list[str], threads: int, export: bool = False) -> dict:
     train, horizon, group = split(name, work)
     target = ["--target", SETS[name]] if SETS[name] else []
     out = work / f"{name}.ckpt"
@@ -85,8 +86,14 @@ def run_set(name: str, work: Path, train_args: list[str], threads: int) -> dict:
                          *target], threads=threads)
     scored = json.loads(report)
     print(f"{name}: trained in {seconds:.1f}s", file=sys.stderr)
-    return {"group": group, "horizon": horizon, "train_seconds": seconds,
-            "forecast_ms_per_series": forecast_latency(out, train, threads), "report": scored}
+    figures = {"group": group, "horizon": horizon, "train_seconds": seconds,
+               "forecast_ms_per_series": forecast_latency(out, train, threads), "report": scored}
+    if export:   # parity and speed of both artifacts on the training file's series
+        from common import export_figures
+
+        print(f"{name}:", file=sys.stderr)
+        figures["export"] = export_figures(out, train, sys.stderr)
+    return figures
 
 
 def nanmean(values) -> float:
@@ -158,18 +165,21 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="threads per process (these models are small: one thread is as fast as two)")
     parser.add_argument("--out-json", type=Path, default=ROOT / "bench" / "results" / "forecast.json")
+    parser.add_argument("--export", action="store_true", help="also export each model (TorchScript and ONNX) "
+                        "and report parity and speed: eager vs TorchScript vs ONNX Runtime")
     args = parser.parse_args()
     command = "python bench/bench_forecast.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     began = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        results = {name: run_set(name, Path(tmp), shlex.split(args.train_args), args.threads)
+        results = {name: run_set(name, Path(tmp), shlex.split(args.train_args), args.threads, args.export)
                    for name in args.sets.split(",")}
     summary = summarise(results)
     print_table(summary, results, command.strip())
     figures = {"command": command, "date": str(dt.date.today()), "machine": platform.processor() or platform.machine(),
                "wall_seconds": time.perf_counter() - began, **summary,
                "train_seconds": {n: r["train_seconds"] for n, r in results.items()},
-               "forecast_ms_per_series": {n: r["forecast_ms_per_series"] for n, r in results.items()}}
+               "forecast_ms_per_series": {n: r["forecast_ms_per_series"] for n, r in results.items()},
+               "export": {n: r["export"] for n, r in results.items() if "export" in r}}
     args.out_json.parent.mkdir(parents=True, exist_ok=True)
     args.out_json.write_text(json.dumps(figures, indent=1, default=lambda x: None) + "\n", encoding="utf-8")
     print(f"wrote {args.out_json}", file=sys.stderr)

@@ -1,6 +1,6 @@
 """Benchmark: character LM on Tiny Shakespeare under a time budget.
 
-    python bench/bench_lm.py [--max-time 20] [--data PATH] [--out-json bench/results/lm.json] [-- EXTRA TRAIN ARGS]
+    python bench/bench_lm.py [--max-time 20] [--data PATH] [--out-json bench/results/lm.json] [--export] [-- EXTRA TRAIN ARGS]
 
 Splits the corpus as nanoGPT does (first 90% of characters train, last 10% validation),
 trains with `rnncli train lm --max-time`, then scores the best checkpoint with
@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import SHARED_DATA, peak_rss_mib, report, run_cli
+from common import SHARED_DATA, export_figures, peak_rss_mib, report, run_cli
 
 # The model the benchmark trains (chosen by measurement; see README for the figures).
 # Small batches won: at equal tokens, 16 x 128 beat 32 x 128 and 64 x 128 (more updates).
@@ -23,13 +23,6 @@ MODEL_ARGS = ["--tokenizer", "char", "--cell", "lstm", "--layers", "1", "--hidde
               "--dropout", "0.1", "--batch-size", "16", "--seq-len", "128", "--lr", "2e-3",
               "--eval-every", "1000", "--epochs", "1000"]
 
-
-
-def export_figures(checkpoint, check_file) -> dict:
-    """--export: parity and speed of the TorchScript and ONNX artifacts (rnncli/export)."""
-    from rnncli.export import export_benchmark
-
-    return export_benchmark(checkpoint, check_file)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -10,6 +10,7 @@ with `--int8`, with `--shortlist` and with both. Prints a table, writes JSON.
     .venv/bin/python bench/bench_translate.py                    # full run: 45 minutes of training
     .venv/bin/python bench/bench_translate.py --max-time 1       # a quick check of the script
     .venv/bin/python bench/bench_translate.py --decode-only      # re-measure decoding of --out
+    .venv/bin/python bench/bench_translate.py --max-time 1 --repeats 1 --export   # + export parity, beam-5 speed
 """
 
 from __future__ import annotations
@@ -141,13 +142,6 @@ def render(result: dict) -> None:
     Console(stderr=False).print(table)
 
 
-
-def export_figures(checkpoint, check_file) -> dict:
-    """--export: parity and speed of the TorchScript and ONNX artifacts (rnncli/export)."""
-    from rnncli.export import export_benchmark
-
-    return export_benchmark(checkpoint, check_file)
-
 def main() -> None:
     args = parse_args()
     import torch
@@ -170,6 +164,8 @@ def main() -> None:
         result["beam5_sentences_per_s" + suffix] = result["val" + suffix]["sentences_per_s"]
     result["bleu"] = result["test_2016_flickr"]["bleu"]
     if args.export:   # parity at beam 5 (rnncli's default) on the first 100 validation sentences
+        from common import export_figures   # bench/ is sys.path[0] when run as a script
+
         result["export"] = export_figures(args.out, None)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result["wall_seconds"] = time.perf_counter() - started

@@ -54,3 +54,44 @@ def report(title: str, figures: dict, out_json: Path) -> None:
     out_json.parent.mkdir(parents=True, exist_ok=True)
     out_json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {out_json}", file=sys.stderr)
+
+
+def load_average() -> str:
+    """/proc/loadavg's three figures: the benchmarks share the machine, so say how busy it was."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def export_figures(checkpoint, check_file=None, stream=None) -> dict:
+    """--export: parity and speed of the TorchScript and ONNX artifacts (rnncli/export),
+    with the date and the load average around the measurement; printed as a table too."""
+    import datetime as dt
+
+    sys.path.insert(0, str(ROOT))
+    from rnncli.export import export_benchmark
+
+    before = load_average()
+    figures = export_benchmark(checkpoint, check_file)
+    figures.update({"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                    "loadavg_before": before, "loadavg_after": load_average()})
+    print_export(figures, stream or sys.stdout)
+    return figures
+
+
+def print_export(figures: dict, stream) -> None:
+    """One line per format: exact-output match, largest difference, eager vs exported speed
+    (at the export's own check, and warm: checked again after one untimed pass)."""
+    print(f"export parity and speed ({figures['date']}; load average {figures['loadavg_before']} before, "
+          f"{figures['loadavg_after']} after; the CPU is shared, timings are noisy):", file=stream)
+    for fmt in ("torchscript", "onnx"):
+        p = figures.get(fmt, {})
+        if "error" in p:
+            print(f"  {fmt:<11}  failed: {p['error']}", file=stream)
+            continue
+        warm = p["warm"]
+        print(f"  {fmt:<11}  {p['matched']:,}/{p['total']:,} {p['units']} match ({100 * p['match_rate']:.2f}%), "
+              f"largest {p['diff_of']} difference {p['max_diff']:.3g}, {p['items']} items; {p['speed_unit']}: "
+              f"eager {p['rnncli_per_s']} vs {fmt} {p['exported_per_s']} (warm: eager {warm['rnncli_per_s']} "
+              f"vs {fmt} {warm['exported_per_s']}, match {100 * warm['match_rate']:.2f}%)", file=stream, flush=True)

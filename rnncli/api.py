@@ -156,6 +156,16 @@ def evaluate_forecasts(pred: str | Path, actual: str | Path, baselines: bool = T
     return evaluate_forecast_file(str(pred), str(actual), options, baselines)
 
 
+def evaluate_classifications(pred: str | Path, gold: str | Path, text_field: str | None = None,
+                             label_field: str | None = None) -> dict[str, Any]:
+    """Score a classification output file (what `rnncli classify` writes, in any output
+    format) against labelled gold data (what `rnncli train classify` reads): accuracy,
+    macro/micro P/R/F1, per-label scores, and coverage (abstentions count as wrong)."""
+    from rnncli.tasks.classify_files import evaluate_classification_file
+
+    return evaluate_classification_file(pred, gold, text_field, label_field)
+
+
 def compare_translations(hyps: list[str | Path], refs: list[str | Path], resamples: int = 1000,
                          seed: int = 12345, method: str = "bs") -> dict[str, Any]:
     """Score several translation output files against the same reference(s) (each checked
@@ -218,11 +228,35 @@ def compare_forecasts(preds: list[str | Path], actual: str | Path, baselines: bo
     return comparison_report("forecast", reports, comparisons, "mase", resamples, seed, method)
 
 
+def compare_classifications(preds: list[str | Path], gold: str | Path, text_field: str | None = None,
+                            label_field: str | None = None, resamples: int = 1000, seed: int = 12345,
+                            method: str = "bs") -> dict[str, Any]:
+    """Score several classification output files against the same gold data, then test each
+    against the first on accuracy and macro F1, resampling examples."""
+    from rnncli.metrics.significance import (comparison_report, label_statistics, macro_f1_score, mean_statistics,
+                                             paired_test, ratio_score)
+    from rnncli.tasks.classify_files import read_gold, score_prediction_file
+
+    names = system_names(preds, "--pred")
+    gold_data = read_gold(gold, text_field, label_field)
+    reports, stats = [], []
+    for name, pred in zip(names, preds):
+        report, gold_ids, predicted = score_prediction_file(pred, gold_data)
+        reports.append((name, report))
+        correct = [float(p == g) for p, g in zip(predicted, gold_ids)]
+        stats.append({"accuracy": (mean_statistics(correct), ratio_score),
+                      "macro_f1": (label_statistics(gold_ids, predicted, len(gold_data[1])), macro_f1_score)})
+    comparisons = [paired_test(stats[0][metric][0], stats[i][metric][0], stats[0][metric][1], metric=metric,
+                               names=(names[0], names[i]), resamples=resamples, seed=seed, method=method)
+                   for i in range(1, len(names)) for metric in ("accuracy", "macro_f1")]
+    return comparison_report("classify", reports, comparisons, "accuracy", resamples, seed, method)
+
+
 def compare_checkpoints(checkpoints: list[str | Path], data: list[str | Path], device: str = "auto",
                         scheme: str | None = None, resamples: int = 1000, seed: int = 12345, method: str = "bs",
                         **decode: Any) -> dict[str, Any]:
     """Several checkpoints of one task on the same data (translate: SRC REF...; tag: a CoNLL
-    file): each one's output goes to a temporary file and the files are compared as
+    file; classify: a labelled file): each one's output goes to a temporary file and the files are compared as
     compare_translations / compare_tags do, the systems named by their checkpoints.
     decode: beam, length_penalty, batch_size, int8, shortlist (translation)."""
     import tempfile
@@ -233,13 +267,16 @@ def compare_checkpoints(checkpoints: list[str | Path], data: list[str | Path], d
     tasks = [read_config(c)["task"] for c in checkpoints]
     if len(set(tasks)) != 1:
         raise UsageError(f"checkpoints of different tasks cannot be compared: {', '.join(sorted(set(tasks)))}")
-    if tasks[0] not in ("translate", "tag"):
-        raise UsageError(f"comparing checkpoints works for translate and tag; for {tasks[0]}, compare "
+    if tasks[0] not in ("translate", "tag", "classify"):
+        raise UsageError(f"comparing checkpoints works for translate, tag and classify; for {tasks[0]}, compare "
                          "output files (several --pred with --actual for forecasts)")
     with tempfile.TemporaryDirectory(prefix="rnncli-compare-") as tmp:
         outputs = [Path(tmp) / f"system-{i}" for i in range(len(names))]
         if tasks[0] == "translate":
             report = _compare_translators(checkpoints, data, outputs, device, decode, resamples, seed, method)
+        elif tasks[0] == "classify":
+            report = _compare_classifiers(checkpoints, data, outputs, device, decode.get("batch_size"), resamples,
+                                          seed, method)
         else:
             report = _compare_taggers(checkpoints, data, outputs, Path(tmp) / "gold", device, scheme,
                                       decode.get("batch_size"), resamples, seed, method)
@@ -274,6 +311,26 @@ def _compare_taggers(checkpoints, data, outputs, gold_copy: Path, device, scheme
         tagged = tagger.tag([s.words for s in sentences], **({"batch_size": batch_size} if batch_size else {}))
         write_conll(out, [s.words for s in sentences], [t.tags for t in tagged])
     return compare_tags(outputs, gold_copy, scheme, resamples, seed, method)
+
+
+def _compare_classifiers(checkpoints, data, outputs, device, batch_size, resamples, seed,
+                         method) -> dict[str, Any]:
+    """Each classifier labels the gold file's texts (read with the first checkpoint's field
+    options) into a file of bare labels; the files are compared as compare_classifications."""
+    from rnncli.checkpoint import read_config
+    from rnncli.tasks.classify_files import read_gold
+
+    if len(data) != 1:
+        raise UsageError("checkpoints of classification are compared on one labelled file: "
+                         "rnncli eval CKPT_A CKPT_B FILE")
+    options = read_config(checkpoints[0])["options"]
+    fields = {"text_field": options.get("text_field"), "label_field": options.get("label_field")}
+    examples, _, _ = read_gold(data[0], **fields)
+    texts = [e.text for e in examples]
+    for checkpoint, out in zip(checkpoints, outputs):
+        predictions = load(checkpoint, device).classify(texts, **({"batch_size": batch_size} if batch_size else {}))
+        out.write_text("".join(f"{p.label}\n" for p in predictions), encoding="utf-8")
+    return compare_classifications(outputs, data[0], resamples=resamples, seed=seed, method=method, **fields)
 
 
 def write_conll(path: Path, words: list[list[str]], tags: list[list[str]]) -> None:

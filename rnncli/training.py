@@ -27,11 +27,12 @@ from torch import nn
 from rnncli.checkpoint import CheckpointWriter, unwrap
 from rnncli.config import TrainConfig
 from rnncli.errors import Interrupted, TrainingError
-from rnncli.optim import LRSchedule, make_optimizer, set_lr
+from rnncli.optim import LayerPlan, LRSchedule, frozen_params, layer_params, make_optimizer, set_lr
 from rnncli.runtime import (DistEnv, all_gather_objects, any_rank, autocast, autocast_dtype, dist_env,
                             init_distributed, move_to, needs_loss_scaling,
                             pick_device, restore_rng, rng_snapshot)
 from rnncli.signals import StopSignal
+from rnncli.train_events import Evaluated, Finished, Notice, Started, StepDone  # noqa: F401 (re-exported)
 from rnncli.train_window import add_step, empty_window, rank_window, window_figures
 
 LossFn = Callable[[nn.Module, Any], tuple[torch.Tensor, int]]
@@ -57,58 +58,7 @@ class TrainJob:
     metric: str
     maximize: bool
     unit: str = "tokens"
-
-
-@dataclass
-class Started:
-    total_steps: int
-    steps_per_epoch: int
-    start_step: int
-    resumed: bool
-    device: str
-    world_size: int
-    parameters: int
-    unit: str
-    max_time: float | None
-
-
-@dataclass
-class StepDone:
-    step: int
-    epoch: int
-    loss: float
-    lr: float
-    units_per_s: float
-    progress: float
-    elapsed: float
-
-
-@dataclass
-class Evaluated:
-    step: int
-    epoch: int
-    metrics: dict[str, float]
-    metric: str
-    improved: bool
-    best_value: float
-    best_step: int
-
-
-@dataclass
-class Notice:
-    text: str
-
-
-@dataclass
-class Finished:
-    reason: str
-    step: int
-    metric: str
-    best_value: float | None
-    best_step: int | None
-    skipped_steps: int
-    elapsed: float
-    units: int = 0
+    layers: LayerPlan | None = None   # layer groups: discriminative rates, gradual unfreezing
 
 
 @dataclass
@@ -173,7 +123,7 @@ class Trainer:
         self.writer = writer if self.env.is_main else None
         self.amp_dtype = autocast_dtype(config.precision, self.device)
         self.model = job.model.to(self.device)
-        self.optimizer = make_optimizer(self.model, config)
+        self.optimizer = make_optimizer(self.model, config, job.layers)
         self.schedule = LRSchedule(config)
         self.scaler = torch.amp.GradScaler("cuda", enabled=needs_loss_scaling(self.amp_dtype, self.device))
         self.state = LoopState()
@@ -185,6 +135,7 @@ class Trainer:
             torch.manual_seed(config.seed * 7919 + self.env.rank)
         self.wrapped = self.wrap_distributed()
         self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.layer_params = layer_params(self.model, job.layers)
         self.cudnn_dropout = self.device.type == "cuda" and has_fused_dropout(self.model)
         self.start_time = time.monotonic()       # of this invocation: --max-time counts from here
         self.elapsed_offset = self.state.elapsed_before  # time spent by earlier invocations
@@ -242,6 +193,8 @@ class Trainer:
                       self.env.world_size, sum(p.numel() for p in self.params), self.job.unit,
                       config.max_time)
         reason = yield from self.epochs()
+        for param in self.params:   # what gradual unfreezing froze is trainable again
+            param.requires_grad_(True)
         if state.last_eval_step != state.step:
             yield from self.evaluate()
         self.save_state()
@@ -303,6 +256,8 @@ class Trainer:
         started = time.monotonic()
         lr = config.lr * self.schedule.scale(state.step + 1, self.progress())
         set_lr(self.optimizer, lr)
+        # gradual unfreezing follows the step alone: a resumed run freezes what the whole one did
+        frozen = frozen_params(self.layer_params, self.job.layers, state.step, not self.env.distributed)
         self.wrapped.train()
         if self.cudnn_dropout:
             self.reseed_cudnn_dropout()
@@ -310,6 +265,8 @@ class Trainer:
         with autocast(self.device, self.amp_dtype):
             loss, units = self.job.loss(self.wrapped, batch)
         self.scaler.scale(loss).backward()
+        for param in frozen:   # DDP needs every parameter to require a gradient: drop them here
+            param.grad = None
         self.scaler.unscale_(self.optimizer)
         norm = torch.nn.utils.clip_grad_norm_(self.params, config.clip_norm or math.inf)
         loss_value = float(loss.detach())

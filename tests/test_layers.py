@@ -19,7 +19,7 @@ LAYERS = [
               "signals", "memory", "timestamps", "seasons", "threads"}),
     ("core", {"core"}),
     ("models", {"models"}),
-    ("engine", {"runtime", "batching", "optim", "checkpoint", "training", "decoding", "metrics", "rundir",
+    ("engine", {"runtime", "batching", "optim", "checkpoint", "training", "train_events", "decoding", "metrics", "rundir",
                 "baselines", "train_window"}),
     ("tasks", {"tasks", "datacheck"}),
     ("export", {"export"}),

@@ -2,8 +2,9 @@
 
     rnncli eval CKPT DATA... [--json] [--fail-under METRIC=VALUE]   score a checkpoint
     rnncli eval --hyp HYP --ref REF [REF...] [--json]               score translation output files
-    rnncli eval --pred PRED --gold GOLD [--json]                    score tag files
-    rnncli eval CKPT_A CKPT_B DATA...                                compare checkpoints (translate, tag)
+    rnncli eval --pred PRED --gold GOLD [--json]                    score tag files (CoNLL) or
+                                                                     classify output against labelled data
+    rnncli eval CKPT_A CKPT_B DATA...                                compare checkpoints (translate, tag, classify)
     rnncli eval FORECASTER SERIES [--horizon H] [--folds K]         backtest against baselines
     rnncli eval --pred FORECAST.csv --actual SERIES                 score a forecast file
     rnncli eval --hyp A --hyp B [--hyp C] --ref REF                 compare systems: each against
@@ -13,10 +14,15 @@
 The report comes from the Python API (rnncli.api.evaluate and friends); this command
 renders it with the task's CLI module (cli/tasks.py) or prints it as JSON, and gates on
 its top-level numbers with --fail-under.
+
+Whether --gold holds tags or classification data is told from the file (tasks/classify_files.py:
+its name, else its first line: JSON, fastText labels, or a header with text and label columns
+mean classification; anything else is CoNLL); --task classify|tag says it outright.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -34,8 +40,11 @@ def eval_cli(
     fail_under: Annotated[Optional[list[str]], typer.Option("--fail-under", help="METRIC=VALUE: exit 3 if METRIC is worse than VALUE. Repeatable.")] = None,
     hyp: Annotated[Optional[list[Path]], typer.Option("--hyp", help="Hypothesis file (translation output) to score against --ref.")] = None,
     ref: Annotated[Optional[list[Path]], typer.Option("--ref", help="Reference file(s) for --hyp; more may follow as arguments.")] = None,
-    pred: Annotated[Optional[list[Path]], typer.Option("--pred", help="Predicted tags (CoNLL) to score against --gold.")] = None,
-    gold: Annotated[Optional[Path], typer.Option("--gold", help="Gold tags (CoNLL) for --pred.")] = None,
+    pred: Annotated[Optional[list[Path]], typer.Option("--pred", help="Predicted tags (CoNLL), or `rnncli classify` output, to score against --gold.")] = None,
+    gold: Annotated[Optional[Path], typer.Option("--gold", help="Gold tags (CoNLL), or labelled data as `train classify` reads it, for --pred.")] = None,
+    task: Annotated[Optional[str], typer.Option("--task", help="--pred/--gold files: classify or tag (default: told from the --gold file).", show_default=False)] = None,
+    text_field: Annotated[Optional[str], typer.Option("--text-field", help="Classification --gold: the text column/key (default: text or sentence).", show_default=False)] = None,
+    label_field: Annotated[Optional[str], typer.Option("--label-field", help="Classification --gold: the label column/key (default: label).", show_default=False)] = None,
     beam: setting(D, "beam", "--beam") = D.beam,
     batch_size: setting(D, "batch_size", "--batch-size") = D.batch_size,
     length_penalty: setting(D, "length_penalty", "--length-penalty") = D.length_penalty,
@@ -58,16 +67,18 @@ def eval_cli(
     plot: Annotated[bool, typer.Option("--plot", help="Classifiers and taggers: draw the reliability diagram in the terminal (stdout; stderr with --json). Needs rnncli[plot].")] = False,
     quiet: QuietOpt = False,
 ) -> None:
-    from rnncli.cli.tasks import TASK_CLI
     from rnncli.errors import UsageError
     from rnncli.metrics import check_fail_under, parse_fail_under
 
     gates = parse_fail_under(fail_under or []) + parse_fail_under(fail_over or [], above=True)
     positional = ([str(checkpoint)] if checkpoint else []) + [str(p) for p in data or []]
     files = {"hyp": hyp, "ref": ref, "pred": pred, "gold": gold, "actual": actual}
-    read_options = {"time_column": time_column, "target": target, "id_column": id_column}
+    read_options = {"time_column": time_column, "target": target, "id_column": id_column,
+                    "task": task, "text_field": text_field, "label_field": label_field}
     decode = D(beam=beam, batch_size=batch_size, length_penalty=length_penalty, int8=int8, shortlist=shortlist)
     resampling = {"resamples": resamples, "seed": seed, "method": paired_test}
+    if gold is None and (task or text_field or label_field):   # would be silently ignored
+        raise UsageError("--task, --text-field and --label-field go with --pred/--gold files")
     comparison = compare(positional, files, decode, device, scheme, baselines, read_options, resampling, gates)
     if comparison is not None:
         if as_json:
@@ -78,11 +89,19 @@ def eval_cli(
     if any(v is not None for v in files.values()):
         if min_prob is not None:
             raise UsageError("--min-prob goes with a classifier checkpoint, not with output files")
-        task, report = score_output_files(files, positional, scheme, baselines, read_options)
+        kind, report = score_output_files(files, positional, scheme, baselines, read_options)
     else:
-        task, report = score_checkpoint(checkpoint, [str(p) for p in data or []], device, decode, scheme,
+        kind, report = score_checkpoint(checkpoint, [str(p) for p in data or []], device, decode, scheme,
                                         {"horizon": horizon, "folds": folds, "baselines": baselines}, quiet,
                                         min_prob)
+    show_report(kind, report, as_json, plot)
+    check_fail_under(report, gates)
+
+
+def show_report(kind: str, report: dict, as_json: bool, plot: bool) -> None:
+    """The report as JSON or the task's tables, and with --plot the reliability diagram."""
+    from rnncli.cli.tasks import TASK_CLI
+
     if plot:   # drawn first: a report without calibration is exit 2 before anything is printed
         from rnncli.cli.calibration_view import reliability_plot
 
@@ -90,12 +109,13 @@ def eval_cli(
     if as_json:
         print_json(report)
     else:
-        TASK_CLI[task].render_report(report, stdout_console())
+        TASK_CLI[kind].render_report(report, stdout_console())
+        if kind == "classify" and "pred" in report and report["abstained"]:   # a file's abstentions
+            stdout_console().print(coverage_line(report))
     if plot:
         import sys
 
         (sys.stderr if as_json else sys.stdout).write(picture + "\n")
-    check_fail_under(report, gates)
 
 
 def compare(positional: list[str], files: dict, decode: D, device: str, scheme: str | None, baselines: bool,
@@ -139,13 +159,65 @@ def score_output_files(files: dict, positional: list[str], scheme: str | None, b
         if not hyp or not (ref or positional):
             raise UsageError("--hyp needs --ref (and --ref needs --hyp)")
         return "translate", api.evaluate_translations(hyp[0], [str(r) for r in ref or []] + positional)
+    series_options, gold_options = split_read_options(read_options)
     if actual is not None:
         if not pred or gold is not None or positional or len(pred) > 1:
             raise UsageError("--pred FORECAST --actual SERIES go together, with one --pred and no checkpoint")
-        return "forecast", api.evaluate_forecasts(pred[0], actual, baselines=baselines, **read_options)
+        return "forecast", api.evaluate_forecasts(pred[0], actual, baselines=baselines, **series_options)
     if not pred or gold is None or positional:
         raise UsageError("--pred and --gold go together, without a checkpoint")
-    return "tag", api.evaluate_tags(pred[0], gold, scheme)
+    if gold_task(gold, pred[0], scheme, gold_options) == "classify":
+        return "classify", api.evaluate_classifications(pred[0], gold, gold_options["text_field"],
+                                                        gold_options["label_field"])
+    with tag_hint(gold, gold_options):
+        return "tag", api.evaluate_tags(pred[0], gold, scheme)
+
+
+def split_read_options(read_options: dict) -> tuple[dict, dict]:
+    """(the --actual series' reading options, the --gold file's: task, text_field, label_field)."""
+    gold_keys = ("task", "text_field", "label_field")
+    return ({k: v for k, v in read_options.items() if k not in gold_keys},
+            {k: read_options.get(k) for k in gold_keys})
+
+
+def gold_task(gold: Path, pred: Path, scheme: str | None, options: dict) -> str:
+    """"classify" or "tag" for a --gold file, with the options that go with only one kind checked."""
+    from rnncli.errors import UsageError
+    from rnncli.tasks.classify_files import gold_task as detect
+
+    task = detect(gold, options["task"], options["text_field"], options["label_field"], pred)
+    if task == "classify" and scheme is not None:
+        raise UsageError(f"--scheme is for tag files, and {gold} is classification data (--task tag if it is CoNLL)")
+    if task == "tag" and (options["text_field"] or options["label_field"]):
+        raise UsageError(f"--text-field/--label-field name columns of classification data, and {gold} reads as "
+                         "CoNLL tags (--task classify if it is classification data)")
+    return task
+
+
+@contextmanager
+def tag_hint(gold: Path, options: dict):
+    """A CoNLL error on a gold file that was taken for tags but starts like a labelled table
+    says how to read it as classification data instead."""
+    from rnncli.errors import DataError
+    from rnncli.tasks.classify_files import looks_labelled
+
+    try:
+        yield
+    except DataError as exc:
+        if options["task"] is None and looks_labelled(gold):
+            raise DataError(f"{exc} (read as CoNLL tags; for classification data with another label column "
+                            "give --label-field NAME, or --task classify)") from None
+        raise
+
+
+def coverage_line(report: dict) -> str:
+    """The abstentions of a classification output file (`?` or null: counted wrong)."""
+    from rnncli.cli.classify import percent
+
+    accuracy = report["covered_accuracy"]
+    shown = "n/a" if accuracy is None else percent(accuracy)
+    return (f"coverage {percent(report['coverage'])}% ({report['covered']:,} of {report['examples']:,} "
+            f"labelled, {report['abstained']:,} abstained and counted wrong), accuracy on the labelled {shown}")
 
 
 def compare_output_files(files: dict, positional: list[str], scheme: str | None, baselines: bool,
@@ -168,14 +240,18 @@ def compare_output_files(files: dict, positional: list[str], scheme: str | None,
         return api.compare_translations(hyp, [str(r) for r in ref or []] + positional, **test)
     if ref or positional:
         raise UsageError("--ref goes with --hyp; several --pred files compare without a checkpoint")
+    series_options, gold_options = split_read_options(read_options)
     if actual is not None:
         if gold is not None:
-            raise UsageError("--pred files go with --gold (tags) or --actual (forecasts), not both")
-        return api.compare_forecasts(pred, actual, baselines=baselines, **test, **read_options)
+            raise UsageError("--pred files go with --gold (tags, classification) or --actual (forecasts), not both")
+        return api.compare_forecasts(pred, actual, baselines=baselines, **test, **series_options)
     if gold is None:
-        raise UsageError("several --pred files need --gold (tags) or --actual (forecasts); classification "
-                         "output files have no scorer")
-    return api.compare_tags(pred, gold, scheme, **test)
+        raise UsageError("several --pred files need --gold (tags or classification data) or --actual (forecasts)")
+    if gold_task(gold, pred[0], scheme, gold_options) == "classify":
+        return api.compare_classifications(pred, gold, gold_options["text_field"], gold_options["label_field"],
+                                           **test)
+    with tag_hint(gold, gold_options):
+        return api.compare_tags(pred, gold, scheme, **test)
 
 
 def render_comparison(report: dict, console) -> None:
@@ -237,7 +313,8 @@ def score_checkpoint(checkpoint: Path | None, data: list[str], device: str, deco
             raise UsageError("--min-prob: evaluate the checkpoint, not the exported artifact")
         from rnncli.export.evaluate import evaluate_artifact
 
-        return evaluate_artifact(checkpoint, data, batch_size=decode.batch_size, scheme=scheme)
+        return evaluate_artifact(checkpoint, data, decode, device, batch_size=decode.batch_size, scheme=scheme,
+                                 **forecast)
     task = read_config(checkpoint)["task"]
     if task not in TASK_CLI:
         raise UsageError(f"{checkpoint}: no evaluator for task {task!r}")

@@ -20,9 +20,11 @@ def export_cli(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Artifact directory to write.",
                                                    show_default=False)] = None,
     check: Annotated[Optional[Path], typer.Option("--check", help="Data for the parity check (default: the "
-                                                  "checkpoint's validation data).", show_default=False)] = None,
+                                                  "checkpoint's validation data; a forecaster's training file).",
+                                                  show_default=False)] = None,
     check_lines: Annotated[Optional[int], typer.Option("--check-lines", min=1, help="Examples of the check data "
-                                                       "to compare (default: 200; translate 100, lm 20).",
+                                                       "to compare (default: 200; translate 100, lm 20; "
+                                                       "forecast: 200 series).",
                                                        show_default=False)] = None,
     beam: setting(D, "beam", "--beam") = D.beam,
     length_penalty: setting(D, "length_penalty", "--length-penalty") = D.length_penalty,

@@ -66,6 +66,8 @@ def preprocess(task: str, config: dict[str, Any]) -> dict[str, Any]:
                 "digits_to_zero": True, "crf": bool(config["model"].get("crf", True))}
     if task == "translate":
         return {"source_suffix": "</s>", "max_len": int(options["max_len"])}
+    if task == "forecast":
+        return {"window": "the last `context` values; calendar and season features from the timestamps"}
     return {"empty_prompt": "<s>"}
 
 
@@ -92,7 +94,7 @@ def manifest_body(task: str, fmt: str, checkpoint: Path, config: dict[str, Any],
         body["cell"] = model.config.cell
         d = DecodeSettings()
         body["decoding"] = {k: getattr(d, k) for k in ("beam", "length_penalty", "max_ratio", "max_extra", "batch_size")}
-    else:
+    elif task == "lm":
         body["cell"], body["state_shape"] = model.config.cell, [model.config.layers, model.config.hidden]
         g = GenerateSettings()
         body["sampling"] = {k: getattr(g, k) for k in ("max_tokens", "temperature", "top_k", "top_p")}
@@ -144,6 +146,6 @@ def describe_artifact(path: str | Path) -> dict[str, Any]:
     """What `rnncli info OUT` shows for an artifact."""
     manifest = read_manifest(path)
     keys = ("task", "format", "files", "inputs", "outputs", "versions", "checkpoint", "tokenizer", "preprocess",
-            "labels", "scheme", "decoding", "sampling", "parity")
+            "labels", "scheme", "decoding", "sampling", "series", "parity")
     size = sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
     return {"path": str(path), "artifact": True, **{k: manifest[k] for k in keys if k in manifest}, "bytes": size}

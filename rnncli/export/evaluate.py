@@ -1,7 +1,15 @@
 """`rnncli eval OUT DATA` on an export artifact: rnncli's own scoring code (the task's
 predictor `evaluate`) with the predictions taken from the artifact's runner, so the figures
 are those of the checkpoint whenever the predictions are (the export's parity check).
-Classify and tag; translate and lm artifacts are scored through their checkpoints."""
+
+    classify   label probabilities from the artifact -> accuracy, F1, calibration
+    tag        tags from the artifact (Viterbi in the module or in runner.py) -> seqeval F1
+    translate  beam search of the artifact (TorchScript module, or runner.py over the ONNX
+               encoder/step graphs) -> BLEU, chrF, TER (sacrebleu, as for the checkpoint)
+    lm         log-probabilities of the artifact (TorchScript `log_probs`, or the ONNX step
+               graph one token at a time) -> tasks.lm's stream scoring: perplexity, nats
+The text is tokenized by the runner (as it ships); output text is detokenized and the
+scores computed by rnncli's own code, on the tokenizer files the artifact carries."""
 
 from __future__ import annotations
 
@@ -10,6 +18,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from rnncli.errors import CheckpointError, UsageError
+
+TASKS = ("classify", "tag", "translate", "lm", "forecast")
 
 
 def source_config(directory: Path) -> dict[str, Any]:
@@ -87,18 +97,117 @@ def exported_tagger(directory: Path, runner):
     return ExportedTagger(source_config(directory), None, None, None, torch.device("cpu"))
 
 
-def evaluate_artifact(directory: str | Path, data: list[str], **options: Any) -> tuple[str, dict[str, Any]]:
-    """(task, report) as `rnncli eval` on the checkpoint would give."""
+def exported_translator(directory: Path, runner):
+    import torch
+
+    from rnncli.decoding.greedy import Hypothesis
+    from rnncli.tasks.translate import TranslateTask
+    from rnncli.tasks.translate_output import Translator, joined_hypothesis
+
+    class ExportedTranslator(Translator):
+        def hypotheses(self, lines, settings, attention=False):
+            """Translator.hypotheses with the artifact's search: a line over the input limit is
+            cut into pieces and its result is the pieces' best outputs joined."""
+            if attention:
+                raise UsageError("an exported translator keeps no attention weights")
+            limit = self.input_limit(settings)
+            pieces, owners = [], []
+            for index, line in enumerate(lines):
+                ids = runner.src.encode(line) + [3] if line.strip() else None   # 3: </s>
+                body = ids[:-1] if ids is not None else []
+                self.split_lines += len(body) > limit
+                for start in range(0, max(1, len(body)), limit):
+                    pieces.append(None if ids is None else body[start:start + limit] + ids[-1:])
+                    owners.append(index)
+            found = runner.search(pieces, beam=settings.beam, n_best=settings.n_best,
+                                  length_penalty=settings.length_penalty, max_ratio=settings.max_ratio,
+                                  max_extra=settings.max_extra, batch_size=settings.batch_size)
+            grouped: list[list] = [[] for _ in lines]
+            for owner, hyps in zip(owners, found):
+                grouped[owner].append([Hypothesis(list(t), score, log_prob) for t, score, log_prob in hyps])
+            return [parts[0] if len(parts) == 1 else [joined_hypothesis(parts)] for parts in grouped]
+
+    config = source_config(directory)
+    src_tok, tgt_tok = TranslateTask.load_tokenizers(directory, config)
+    return ExportedTranslator(config, src_tok, tgt_tok, None, torch.device("cpu"))
+
+
+class ArtifactLM:
+    """What tasks.lm.stream_nats calls as its model: ids (B, T) and a state in, next-token
+    log-probabilities (B, T, V) and the state out, from the artifact: the TorchScript
+    module's `log_probs`, or the ONNX step graph fed one token at a time."""
+
+    def __init__(self, runner):
+        self.runner = runner
+
+    def __call__(self, ids, lengths, state):
+        import numpy as np
+        import torch
+
+        runner = self.runner
+        if not runner.onnx:
+            h, c = state if state is not None else (None, None)
+            with torch.inference_mode():
+                log_probs, h, c = runner.module.log_probs(ids, h, c)
+            return log_probs, (h, c)
+        x = ids.numpy()
+        if state is None:
+            layers, hidden = runner.state_shape
+            state = [np.zeros((layers, x.shape[0], hidden), dtype=np.float32)] * (2 if runner.lstm else 1)
+        ones, steps = np.ones(x.shape[0], dtype=np.int64), []
+        for t in range(x.shape[1]):
+            logits, state = runner.run(np.ascontiguousarray(x[:, t:t + 1]), ones, state)
+            steps.append(torch.from_numpy(logits).log_softmax(-1))
+        return torch.stack(steps, dim=1), state
+
+
+def evaluate_lm(directory: Path, runner, data: list[str]) -> dict[str, Any]:
+    """TextGenerator.evaluate on the artifact's log-probabilities."""
+    from rnncli.tasks.lm import LMTask, evaluate_text
+
+    if len(data) != 1:
+        raise UsageError("a language model is evaluated on one text file: rnncli eval OUT FILE")
+    config = source_config(directory)
+    tokenizer = LMTask.load_tokenizers(directory, config)
+    return evaluate_text(ArtifactLM(runner), tokenizer, config, "cpu", data[0])
+
+
+def check_options(directory: Path, task: str, decode, device: str) -> None:
+    """Options an artifact cannot honour: one-line usage errors, not silently ignored."""
+    if task not in TASKS:
+        raise UsageError(f"{directory}: eval of an exported {task} model is not supported (rnncli export "
+                         f"writes {', '.join(TASKS)} artifacts)")
+    if device not in ("auto", "cpu"):
+        raise UsageError(f"--device {device}: an exported artifact runs on the CPU (its runner.py); "
+                         "evaluate the checkpoint for other devices")
+    if decode is not None and (decode.int8 or decode.shortlist):
+        flag = "--int8" if decode.int8 else "--shortlist"
+        raise UsageError(f"{flag}: export artifacts are fp32 with the full vocabulary; evaluate the checkpoint "
+                         f"with {flag}")
+
+
+def evaluate_artifact(directory: str | Path, data: list[str], decode=None, device: str = "auto",
+                      **options: Any) -> tuple[str, dict[str, Any]]:
+    """(task, report) as `rnncli eval` on the checkpoint would give (decode: the
+    DecodeSettings of a translator)."""
+    from rnncli.config import DecodeSettings
     from rnncli.export import load_runner
     from rnncli.export.artifact import read_manifest
 
     directory = Path(directory)
     task = read_manifest(directory)["task"]
-    if task not in ("classify", "tag"):
-        raise UsageError(f"{directory}: eval of an exported {task} model is not supported; "
-                         f"evaluate its checkpoint {read_manifest(directory)['checkpoint']['path']}")
+    check_options(directory, task, decode, device)
     runner = load_runner(directory)
     batch_size = options.get("batch_size") or 256
     if task == "classify":
         return task, exported_classifier(directory, runner).evaluate(data, batch_size)
-    return task, exported_tagger(directory, runner).evaluate(data, batch_size, options.get("scheme"))
+    if task == "tag":
+        return task, exported_tagger(directory, runner).evaluate(data, batch_size, options.get("scheme"))
+    if task == "translate":
+        return task, exported_translator(directory, runner).evaluate(data, decode or DecodeSettings())
+    if task == "forecast":
+        from rnncli.export.forecast import exported_forecaster
+
+        backtest = {k: options[k] for k in ("horizon", "folds", "baselines") if options.get(k) is not None}
+        return task, exported_forecaster(directory, runner).evaluate(data, **backtest)
+    return task, evaluate_lm(directory, runner, data)

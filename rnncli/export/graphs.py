@@ -55,7 +55,8 @@ SCRIPT_SIGNATURES = {
                   ["tokens (B, n_best, T)", "lengths (B, n_best) (EOS included)", "log_probs (B, n_best)",
                    "real (B, n_best) bool"]),
     "lm": (["ids (B, T) int64", "lengths (B,)", "max_tokens int", "temperature float", "top_k int",
-            "top_p float", "seed int"], ["ids (B, max_tokens) int64; method next_probs(ids, lengths) -> (B, V)"]),
+            "top_p float", "seed int"], ["ids (B, max_tokens) int64; method next_probs(ids, lengths) -> (B, V)",
+                                    "method log_probs(ids, h, c) -> log-probabilities (B, T, V), h, c"]),
 }
 
 

@@ -231,12 +231,14 @@ class Translator(Artifact):
         self.tgt = self.src if joint else self.tokenizer("tgt")
         self.lstm = manifest["cell"] == "lstm"
 
-    def hypotheses(self, lines, beam=5, n_best=1, length_penalty=0.6, max_ratio=2.0, max_extra=10,
-                   batch_size=64):
+    def hypotheses(self, lines, **settings):
         """Per line up to n_best (token ids, length-penalised score, log-probability), best first."""
-        src = [self.src.encode(line) + [EOS] for line in lines]
-        out = [[] for _ in lines]
-        todo = [i for i, line in enumerate(lines) if line.strip()]
+        return self.search([self.src.encode(line) + [EOS] if line.strip() else None for line in lines], **settings)
+
+    def search(self, src, beam=5, n_best=1, length_penalty=0.6, max_ratio=2.0, max_extra=10, batch_size=64):
+        """hypotheses() of source ids (each ending in EOS; None: a blank line, no output)."""
+        out = [[] for _ in src]
+        todo = [i for i, ids in enumerate(src) if ids is not None]
         for group in batches([len(src[i]) for i in todo], batch_size):
             group = [todo[g] for g in group]
             x, n = pad([src[i] for i in group])

@@ -7,6 +7,7 @@ traceable (ONNX), on a loaded model's own weights.
     ScriptLM.generate(ids, lengths, max_tokens, temperature, top_k, top_p, seed)
                                                           -> ids (B, max_tokens)
     ScriptLM.next_probs(ids, lengths)                     -> probabilities (B, V)
+    ScriptLM.log_probs(ids, h, c)                         -> log-probabilities (B, T, V), h, c
 
 Each mirrors the eager path op for op (models/, core/crf.py, decoding/sampling.py), so
 the results are the eager ones; tests/test_export.py holds them to that.
@@ -194,6 +195,13 @@ class ScriptLM(nn.Module):
         logits, _, _ = self.run(ids, lengths, None, None)
         last = logits[torch.arange(ids.size(0)), lengths - 1]
         return last.float().softmax(dim=-1)
+
+    @torch.jit.export
+    def log_probs(self, ids: Tensor, h: Optional[Tensor], c: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
+        """Next-token log-probabilities at every position (B, T, V) of unpadded rows, read on
+        from state h, c (None: a fresh start), and the state after them: text scoring."""
+        logits, h, c = self.run(ids, None, h, c)
+        return logits.float().log_softmax(dim=-1), h, c
 
     def forward(self, ids: Tensor, lengths: Tensor, max_tokens: int, temperature: float, top_k: int,
                 top_p: float, seed: int) -> Tensor:

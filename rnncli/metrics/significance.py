@@ -1,7 +1,8 @@
 """Paired significance tests over units (sentences, series): rnncli's one resampler.
 
 Every metric here is a function of statistics that add up over units: a sentence's
-(gold entities, predicted entities, correct ones) for entity F1, a series' (MASE, 1) for
+(gold entities, predicted entities, correct ones) for entity F1, an example's per-label
+(gold, predicted, correct) one-hots for macro F1, a series' (MASE, 1) for
 mean MASE, a sentence's n-gram counts for BLEU. A test takes each system's statistics as an
 array (units x k) and a `score` that maps summed statistics (m x k) to m scores.
 
@@ -164,6 +165,28 @@ def ratio_score(summed: np.ndarray) -> np.ndarray:
     such as token accuracy (correct, tokens) or mean MASE (mase, 1)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(summed[:, 1] > 0, summed[:, 0] / np.where(summed[:, 1] > 0, summed[:, 1], 1), np.nan)
+
+
+def macro_f1_score(summed: np.ndarray) -> np.ndarray:
+    """Macro F1 from summed per-label (gold, predicted, correct) counts, 3 columns per label:
+    each label's F1 as f1_score computes it (zero_division=0), averaged over all labels, as
+    metrics/classification.py's report does."""
+    per_label = f1_score(summed.reshape(-1, 3))
+    return per_label.reshape(len(summed), -1).mean(axis=1)
+
+
+def label_statistics(gold: list[int], predicted: list[int | None], num_labels: int) -> np.ndarray:
+    """(units, 3 x labels): per example a one-hot of its gold label, of its predicted label
+    (none for an abstention, None) and of its correct one, for macro_f1_score."""
+    units = len(gold)
+    stats = np.zeros((units, num_labels, 3))
+    rows = np.arange(units)
+    stats[rows, gold, 0] = 1.0
+    made = np.array([p is not None for p in predicted], dtype=bool)
+    shown = np.array([p if p is not None else 0 for p in predicted], dtype=np.int64)
+    stats[rows[made], shown[made], 1] = 1.0
+    stats[:, :, 2] = stats[:, :, 0] * stats[:, :, 1]
+    return stats.reshape(units, num_labels * 3)
 
 
 def mean_statistics(values: list[float]) -> np.ndarray:

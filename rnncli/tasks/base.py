@@ -84,6 +84,17 @@ class Task:
     def build_model(self):
         raise NotImplementedError
 
+    @classmethod
+    def fresh_settings(cls, settings: Settings, train: TrainConfig, given: frozenset[str]) -> Settings:
+        """The task's settings for a fresh run once options may decide others (--init-from
+        takes the architecture from a language model); `given`: the options set explicitly."""
+        return settings
+
+    def layer_plan(self, model):
+        """The model's layer groups for discriminative rates and gradual unfreezing
+        (optim.LayerPlan), or None."""
+        return None
+
     def adjust_training(self, train: TrainConfig) -> TrainConfig:
         """Training settings that depend on the data (fresh runs only; saved on resume)."""
         return train
@@ -186,6 +197,8 @@ def _train_locked(run: Run, task_type: type[Task], writer_box: list) -> Iterator
     out = run.out
     saved = read_config(out, run.task) if run.resume else None
     train_settings, settings = resolve(run, saved)
+    if saved is None:
+        settings = task_type.fresh_settings(settings, train_settings, run.given)
     check_device(train_settings)
     task = task_type(settings, train_settings, saved)
     sources = {name: (Source(path) if path is not None else None) for name, path in run.files.items()}
@@ -204,7 +217,7 @@ def _train_locked(run: Run, task_type: type[Task], writer_box: list) -> Iterator
         train_settings = task.adjust_training(train_settings)
         task.train = train_settings
     job = TrainJob(model=model, loss=task.loss, epoch_batches=task.epoch_batches, evaluate=task.evaluate,
-                   metric=task.metric, maximize=task.maximize, unit=task.unit)
+                   metric=task.metric, maximize=task.maximize, unit=task.unit, layers=task.layer_plan(model))
     options = {**train_settings.to_dict(), **settings.to_dict()}
     config = checkpoint_config(task.name, options, model.config.to_dict(), data, task.describe())
     writer = open_checkpoint(out, config, task.save_files, saved)

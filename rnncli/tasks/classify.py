@@ -28,6 +28,7 @@ from rnncli.metrics.calibration import BINS, calibration_report, check_temperatu
 from rnncli.metrics.classification import accuracy_and_macro_f1, classification_report
 from rnncli.models.classifier import Classifier, ClassifierConfig
 from rnncli.readers.labelled import Example, detect_format, read_labelled
+from rnncli.tasks import transfer
 from rnncli.tasks.base import Task, tokenizer_dir
 from rnncli.tasks.classify_output import abstains, check_probability
 from rnncli.tokenizer import UNK_ID, Tokenizer, load_tokenizer, train_tokenizer
@@ -149,7 +150,17 @@ class ClassifyTask(Task):
         self.labels = check_labels(self.train_set, self.valid_set, sources["valid"], s.allow_unseen_labels)
         self.data_format = detect_format(sources["train"], s.format)
 
+    @classmethod
+    def fresh_settings(cls, settings, train, given):
+        if train.init_from is None:
+            return settings
+        lm = transfer.lm_options(train.init_from)
+        return transfer.adopt_lm_settings(settings, train.init_from, given,
+                                          {"tokenizer": lm.get("tokenizer"), "vocab_size": lm.get("vocab_size")})
+
     def build_tokenizers(self) -> Tokenizer:
+        if self.train.init_from is not None:   # the LM's embedding rows mean the LM's pieces
+            return transfer.lm_tokenizer(self.train.init_from)
         return train_tokenizer(self.settings.tokenizer, [e.text for e in self.train_set], self.settings.vocab_size)
 
     @classmethod
@@ -173,10 +184,19 @@ class ClassifyTask(Task):
         self.cached: tuple[int, list] | None = None
         self.notes.append(f"{len(self.train_set):,} training and {len(self.valid_set):,} validation examples, "
                           f"{len(labels)} labels, {s.tokenizer} tokenizer of {self.vocab.vocab_size:,} pieces")
-        return Classifier(ClassifierConfig(
+        model = Classifier(ClassifierConfig(
             vocab_size=self.vocab.vocab_size, num_labels=len(labels), embed=s.embed, hidden=s.hidden,
             layers=s.layers, cell=s.cell, bidirectional=s.bidirectional, dropout=s.dropout,
             layer_norm=s.layer_norm, pooling=s.pooling))
+        if self.train.init_from is not None and self.saved is None:   # resume: weights come from the state
+            transfer.copy_encoder(model, transfer.load_lm(self.train.init_from))
+            self.notes.append(f"embedding and {s.layers}-layer {s.cell} encoder start from the language model "
+                              f"{self.train.init_from}" + (" (forward direction; backward fresh)"
+                                                           if s.bidirectional else ""))
+        return model
+
+    def layer_plan(self, model):
+        return transfer.layer_plan(model, self.train)
 
     def adjust_training(self, train: TrainConfig) -> TrainConfig:
         if train.eval_every is not None:
@@ -209,7 +229,8 @@ class ClassifyTask(Task):
     def describe(self) -> dict[str, Any]:
         # data_format: what the training file was read as, for eval files whose name says nothing
         return {"labels": self.labels, "data_format": self.data_format, "tokenizer": self.vocab.describe(),
-                "class_weights": None if self.weights is None else self.weights.tolist()}
+                "class_weights": None if self.weights is None else self.weights.tolist(),
+                **transfer.describe_init(self.train.init_from if self.saved is None else None)}
 
     def save_files(self, directory: Path) -> None:
         self.vocab.save(tokenizer_dir(directory))

@@ -9,7 +9,10 @@ also fits the interval calibration (ForecastModel.interval_scale): the factor on
 quantile's distance from the median that minimises the validation pinball loss. Intervals
 fitted on training windows are too narrow on new data (bench/forecast_probe.py: 80%
 intervals covered 30% of held-out points uncalibrated); the factor travels with the
-weights of the best checkpoint.
+weights of the best checkpoint. One horizon per series is too few points to fit a width
+honestly, so with --intervals history (the default) the intervals are also widened to the
+seasonal naive forecast's errors over each series' past (tasks/forecast_intervals.py), in
+validation as in `forecast` and `eval`.
 
 An epoch is `--steps-per-epoch` batches of windows drawn from (seed, epoch): a series
 uniformly, then an end within it, so exact resume holds and long series do not drown
@@ -31,6 +34,7 @@ from rnncli.models.forecaster import ForecasterConfig, ForecastModel, default_co
 from rnncli.tasks.base import Task
 from rnncli.tasks.forecast_data import (Features, check_lengths, cut, default_horizon, read, series_tensors,
                                         to_device)
+from rnncli.tasks.forecast_intervals import widened_rows
 
 SCALE_GRID = [0.25 + 0.05 * k for k in range(116)]   # interval factors tried: 0.25 .. 6.0
 
@@ -112,6 +116,9 @@ class ForecastTask(Task):
         scale = fit_interval_scale(model, raw, actual, scales)
         model.interval_scale.fill_(scale)
         rows = model.calibrated(raw, scale)
+        if self.settings.intervals == "history":   # as `forecast` will widen them
+            rows = widened_rows(rows, [t.values for t in self.train_series], model.config.period,
+                                torch.tensor(model.config.quantiles), model.config.median)
         quantiles, middle = model.config.quantiles, model.config.median
         scores = [score_series(y.tolist(), r[:, middle].tolist(), x, model.config.period, r.tolist(), quantiles)
                   for y, r, x in zip(actual, rows, self.insample)]

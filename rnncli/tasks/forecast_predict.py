@@ -25,6 +25,7 @@ from rnncli.metrics.forecast import nanmean, score_series
 from rnncli.readers.timeseries import SeriesSet
 from rnncli.tasks.forecast_data import (PREDICT_BATCH, Features, check_lengths, freq_of, read, series_tensors,
                                         to_device)
+from rnncli.tasks.forecast_intervals import widened_rows
 from rnncli.timestamps import format_position
 
 BASELINE_METHODS = (("naive", "naive"), ("seasonal_naive", "seasonal-naive"), ("ets", "ets"))
@@ -54,6 +55,8 @@ class SeriesForecaster:
         self.ids = {name: number for number, name in enumerate(layout["names"], start=1)}
         self.quantiles = tuple(model.config.quantiles)
         self.period = model.config.period
+        # checkpoints from before the option had the network's band alone
+        self.from_history = self.options.get("intervals", "model") == "history"
         self.last_read: SeriesSet | None = None    # what the latest call read (for messages)
 
     # ---- reading --------------------------------------------------------------------------
@@ -86,6 +89,7 @@ class SeriesForecaster:
         tensors = [series_tensors(s, self.features, self.ids.get(s.name, 0), self.horizon, tail=self.context)
                    for s in series_set.series]
         rows = self.quantile_rows(tensors, [self.context] * len(tensors))
+        rows = self.widened(rows, [s.values for s in series_set.series])
         middle = self.quantiles.index(0.5) if 0.5 in self.quantiles else self.model.config.median
         out = []
         for series, table in zip(series_set.series, rows):
@@ -105,6 +109,16 @@ class SeriesForecaster:
                                  with_future=False)
             pieces.append(self.model.predict(to_device(batch, self.device)).float().cpu())
         return torch.cat(pieces) if pieces else torch.empty(0, self.horizon, len(self.quantiles))
+
+    def widened(self, rows: torch.Tensor, histories: Sequence[Sequence[float]]) -> torch.Tensor:
+        """rows (S, H, Q) with intervals widened from each series' past (forecast_intervals),
+        when the model was trained with --intervals history; histories[i]: the values
+        before row i's origin."""
+        if not self.from_history:
+            return rows
+        levels = torch.tensor(self.quantiles)
+        return widened_rows(rows, [torch.tensor(h, dtype=torch.float64) for h in histories], self.period,
+                            levels, self.model.config.median)
 
     # ---- backtesting ----------------------------------------------------------------------
     def evaluate(self, data: list[str], horizon: int | None = None, folds: int = 1, baselines: bool = True,
@@ -135,6 +149,7 @@ class SeriesForecaster:
         origins = [len(series) - k * horizon for k in range(folds, 0, -1)]
         rows = self.quantile_rows([tensors] * len(origins), [o - (len(series) - len(tensors)) for o in origins])
         values = list(series.values)
+        rows = self.widened(rows, [values[:origin] for origin in origins])
         scores: dict[str, list[dict[str, float]]] = {m: [] for m in methods}
         middle = self.model.config.median
         for origin, table in zip(origins, rows):

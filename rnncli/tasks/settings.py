@@ -82,7 +82,24 @@ class ClassifySettings(TextModelSettings):
 
 
 @dataclass(frozen=True)
-class ClassifyTraining(TrainConfig):
+class TransferTraining(TrainConfig):
+    """ULMFiT-style transfer from a language model (tasks/transfer.py), for the tasks whose
+    encoder reads text left to right as `train lm` does: classify and tag."""
+
+    init_from: str | None = option(None, "Start the embedding and RNN encoder from this `rnncli train lm` "
+                                         "checkpoint; its tokenizer, --cell, --hidden, --layers, --embed "
+                                         "and --layer-norm are taken (a bidirectional encoder's forward "
+                                         "direction starts from the LM, the backward one fresh).")
+    unfreeze_every: int = option(0, "Gradual unfreezing: the head trains alone for N steps, then one more "
+                                    "layer group joins every N steps, top RNN layer first, embedding last "
+                                    "(0: everything trains from the start).", check="nonneg")
+    lr_layer_decay: float = option(1.0, "Discriminative learning rates: each layer group below the head "
+                                         "gets the rate of the one above times this (1: one rate).",
+                                   check="probability")
+
+
+@dataclass(frozen=True)
+class ClassifyTraining(TransferTraining):
     batch_size: int = 64
 
 
@@ -112,7 +129,7 @@ class TagSettings(ModelSettings):
 
 
 @dataclass(frozen=True)
-class TagTraining(TrainConfig):
+class TagTraining(TransferTraining):
     weight_decay: float = 0.0
     clip_norm: float = 5.0
     warmup: int = 50
@@ -177,6 +194,9 @@ class ForecastSettings(Settings):
     baseline: str = option("seasonal-drift", "What the network corrects: a seasonal naive forecast "
                                              "with drift, without, a naive one, or nothing.",
                            choices=("seasonal-drift", "seasonal", "naive", "none"))
+    intervals: str = option("history", "Intervals: at least as wide as the seasonal naive forecast's "
+                                       "errors over each series' own past (history), or the network's "
+                                       "alone (model).", choices=("history", "model"))
     ensemble: int = option(1, "Networks trained together from different initialisations; "
                               "their quantiles are averaged.", check="positive")
     cell: str = option("lstm", "Recurrent cell.", choices=("lstm", "gru", "rnn-tanh", "rnn-relu"))

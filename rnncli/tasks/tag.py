@@ -31,6 +31,7 @@ from rnncli.readers.conll import column_index, read_conll, separator
 from rnncli.runtime import move_to
 from rnncli.schemes import (SPAN_SCHEMES, convert, detect_file_scheme, entity_types, is_span_tag,
                             labels_for, normalise_scheme)
+from rnncli.tasks import transfer
 from rnncli.tasks.base import Task, tokenizer_dir
 from rnncli.tasks.tag_data import Encoded, build_vocabularies, encode, make_batch, model_inputs, singletons
 from rnncli.tokenizer import load_tokenizer
@@ -220,9 +221,27 @@ class TagTask(Task):
         self.train_tags = [convert(x.tags, self.scheme, self.inner) for x in self.train_sents]
         self.valid_tags = [convert(x.tags, self.scheme, self.inner) for x in self.valid_sents]
 
+    @classmethod
+    def fresh_settings(cls, settings, train, given):
+        if train.init_from is None:
+            return settings
+        kind = transfer.lm_options(train.init_from).get("tokenizer")
+        if kind != "word":
+            raise ConfigError(f"--init-from {train.init_from}: the language model uses a {kind} tokenizer, but a "
+                              "tagger reads whole words; train the LM with --tokenizer word")
+        for name in ("vocab_size", "min_freq", "embeddings"):
+            if name in given:
+                option = "--" + name.replace("_", "-")
+                raise ConfigError(f"{option} conflicts with --init-from {train.init_from}: the word vocabulary "
+                                  "and embedding are the language model's; drop " + option)
+        return transfer.adopt_lm_settings(settings, train.init_from, given, {})
+
     def build_tokenizers(self):
-        words = [x.words for x in self.train_sents]
-        return build_vocabularies(words, self.settings.min_freq, self.settings.vocab_size, self.settings.lowercase)
+        s, words = self.settings, [x.words for x in self.train_sents]
+        vocabularies = build_vocabularies(words, s.min_freq, s.vocab_size, s.lowercase)
+        if self.train.init_from is not None:   # the LM's words; characters from the data as always
+            return transfer.lm_tokenizer(self.train.init_from), vocabularies[1]
+        return vocabularies
 
     @classmethod
     def load_tokenizers(cls, directory: Path, config: dict[str, Any]):
@@ -249,10 +268,18 @@ class TagTask(Task):
             crf=s.crf, layer_norm=s.layer_norm))
         if s.embeddings and self.saved is None:
             self.notes.append(load_pretrained(model, s.embeddings, words))
+        if self.train.init_from is not None and self.saved is None:   # resume: weights come from the state
+            transfer.copy_encoder(model, transfer.load_lm(self.train.init_from))
+            self.notes.append(f"word embedding and {s.layers}-layer {s.cell} encoder start from the language "
+                              f"model {self.train.init_from}" + (" (forward direction; backward fresh)"
+                                                                 if s.bidirectional else ""))
         self.notes.append(f"tag scheme {self.scheme.upper() if self.scheme != 'none' else 'none (no spans)'}; "
                           f"{len(self.train_sents):,} training sentences, {len(self.valid_sents):,} validation "
                           f"sentences, {len(labels)} labels, {words.vocab_size:,} words")
         return model
+
+    def layer_plan(self, model):
+        return transfer.layer_plan(model, self.train)
 
     def epoch_batches(self, epoch: int) -> list[dict[str, torch.Tensor]]:
         if epoch not in self.cache:  # a pure function of the epoch, so caching the last one is safe
@@ -285,7 +312,8 @@ class TagTask(Task):
     def describe(self) -> dict[str, Any]:
         words, chars = self.vocab
         return {"scheme": self.scheme, "tokenizers": {"words": words.describe(), "chars": chars.describe()},
-                "longest_sentence": max(len(x.words) for x in self.train_sents)}
+                "longest_sentence": max(len(x.words) for x in self.train_sents),
+                **transfer.describe_init(self.train.init_from if self.saved is None else None)}
 
     def save_files(self, directory: Path) -> None:
         words, chars = self.vocab
