@@ -199,6 +199,19 @@ def test_eval_pred_actual_golden(cli, tmp_path):
     assert cli("eval", "--pred", pred, "--actual", actual, "--no-baselines", "--fail-under", "coverage_80=0.9").code == 0
 
 
+def test_a_figure_that_does_not_exist_is_null_in_strict_json(cli, tmp_path):
+    """A constant history has no naive error to scale MASE by: the JSON says null, not NaN
+    (which strict parsers reject)."""
+    actual = series_file(tmp_path, [str(2000 + i) for i in range(8)], ["5"] * 6 + ["6", "7"], "flat.csv")
+    pred = write(tmp_path / "p.csv", "series,timestamp,forecast,q0.1,q0.5,q0.9\n"
+                                     "y,2006,5,4,5,6\n" "y,2007,5,4,5,6\n")
+    result = cli("eval", "--pred", pred, "--actual", actual, "--json", "--no-baselines")
+    assert result.code == 0, result.err
+    assert "NaN" not in result.out
+    report = json.loads(result.out, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
+    assert report["mase"] is None and report["smape"] > 0
+
+
 def test_eval_pred_with_a_timestamp_outside_the_series(cli, tmp_path):
     actual = series_file(tmp_path, [str(2000 + i) for i in range(8)], name="a.csv")
     pred = write(tmp_path / "p.csv", "series,timestamp,forecast\ny,2006,1\ny,2012,1\n")

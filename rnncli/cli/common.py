@@ -6,6 +6,7 @@ stderr is a terminal and --quiet is not given.
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, List, Optional
@@ -45,10 +46,24 @@ def message(text: str, quiet: bool = False) -> None:
 
 
 def print_json(data) -> None:
+    """Strict JSON on stdout: a figure that does not exist (NaN, e.g. the MASE of a series
+    without a seasonal naive error to scale by) is null, since `NaN` is not JSON and strict
+    parsers (jq, JavaScript, Go) reject the whole report."""
     import json
 
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(json.dumps(finite_or_null(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
     sys.stdout.flush()
+
+
+def finite_or_null(value):
+    """value with every non-finite float (NaN, ±inf) replaced by None, recursively."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_null(v) for v in value]
+    return value
 
 
 InputsArg = Annotated[Optional[List[str]], typer.Argument(
