@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from rnncli.signals import StopSignal
+
 # Tiny models run fastest on one thread, and one thread per process avoids OpenMP
 # oversubscription when several test processes share the machine's two cores.
 torch.set_num_threads(1)
@@ -22,6 +24,23 @@ DATA = ROOT / "data"
 # Tiny models keep the suite fast; tests that need more say so.
 TINY_LM = ["--hidden", "32", "--embed", "16", "--layers", "1", "--batch-size", "8", "--seq-len", "32",
            "--quiet"]
+
+
+class StopAtStep(StopSignal):
+    """A stop signal (SIGTERM, 15) that 'arrives' during the given step of a TrainJob: its
+    loss is wrapped to count the calls, so resume tests stop at an exact step."""
+
+    def __init__(self, job, step: int):
+        super().__init__()
+        original, calls = job.loss, []
+
+        def counting_loss(model, batch):
+            calls.append(1)
+            if len(calls) == step:
+                self.signum = 15
+            return original(model, batch)
+
+        job.loss = counting_loss
 
 
 @dataclass

@@ -19,7 +19,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import DATA, ROOT, TINY_LM, run_subprocess
+from conftest import DATA, ROOT, StopAtStep, TINY_LM, run_subprocess
 from test_translate_core import padded_batch, tiny_model
 from rnncli.checkpoint import CheckpointWriter, load_trainer_state, read_metrics, write_config
 from rnncli.config import TrainConfig
@@ -29,7 +29,6 @@ from rnncli.decoding.greedy import EOS_ID, greedy_search
 from rnncli.errors import Interrupted
 from rnncli.models.lm import LanguageModel, LMConfig
 from rnncli.runtime import DistEnv, rnn_compute_dtype
-from rnncli.signals import StopSignal
 from rnncli.tasks.lm import lm_loss, window_batches
 from rnncli.training import Started, TrainJob, train
 
@@ -234,22 +233,6 @@ def fresh_writer(tmp_path, name):
     return CheckpointWriter(directory, {"task": "toy"})
 
 
-class StopAfter(StopSignal):
-    """A SIGTERM that 'arrives' during the given step."""
-
-    def __init__(self, job: TrainJob, step: int):
-        super().__init__()
-        original, calls = job.loss, []
-
-        def counting_loss(model, batch):
-            calls.append(1)
-            if len(calls) == step:
-                self.signum = 15
-            return original(model, batch)
-
-        job.loss = counting_loss
-
-
 # Two layers put dropout inside the fused cuDNN kernel, which keeps a random state of its
 # own: it must follow torch's CUDA generator for a resumed run to draw the same masks.
 @pytest.mark.parametrize("precision,layers", [("fp32", 1), ("fp16", 1), ("bf16", 1), ("fp32", 2)])
@@ -262,7 +245,7 @@ def test_resume_on_cuda_is_bit_for_bit(tmp_path, precision, layers):
     parted = fresh_writer(tmp_path, "parted")
     job = make_job(layers)
     with pytest.raises(Interrupted):
-        list(train(job, config, parted, stop=StopAfter(job, 23)))
+        list(train(job, config, parted, stop=StopAtStep(job, 23)))
     halfway = load_trainer_state(parted.directory)
     assert halfway["loop"]["step"] == 23
     list(train(make_job(layers, init_seed=99), config, CheckpointWriter(parted.directory, {"task": "toy"}),

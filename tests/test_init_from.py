@@ -11,12 +11,11 @@ import torch
 from safetensors.torch import load_file
 
 import rnncli
-from conftest import DATA
+from conftest import DATA, StopAtStep
 from rnncli.checkpoint import CheckpointWriter, load_trainer_state, write_config
 from rnncli.config import TrainConfig
 from rnncli.errors import Interrupted
 from rnncli.optim import LayerPlan, make_optimizer, set_lr
-from rnncli.signals import StopSignal
 from rnncli.training import StepDone, TrainJob, train
 
 CLS = DATA / "classify"
@@ -208,22 +207,6 @@ def test_unfreezing_freezes_what_it_says_at_the_right_steps(word_lm, tmp_path):
     assert all(p.requires_grad for p in model.parameters())   # trainable again after the loop
 
 
-class StopAt(StopSignal):
-    """A stop signal that 'arrives' during the given step."""
-
-    def __init__(self, job, step):
-        super().__init__()
-        original, calls = job.loss, []
-
-        def counting(model, batch):
-            calls.append(1)
-            if len(calls) == step:
-                self.signum = 15
-            return original(model, batch)
-
-        job.loss = counting
-
-
 def test_resume_with_unfreezing_and_layer_rates_is_exact(word_lm, tmp_path):
     config = TrainConfig(lr=1e-2, warmup=3, max_steps=14, eval_every=5, device="cpu", seed=4)
 
@@ -242,7 +225,7 @@ def test_resume_with_unfreezing_and_layer_rates_is_exact(word_lm, tmp_path):
     list(train(job(), config, writer("whole")))
     parted_job = job()
     with pytest.raises(Interrupted):
-        list(train(parted_job, config, writer("parted"), stop=StopAt(parted_job, 7)))   # inside a phase
+        list(train(parted_job, config, writer("parted"), stop=StopAtStep(parted_job, 7)))   # inside a phase
     halfway = load_trainer_state(tmp_path / "parted")
     assert halfway["loop"]["step"] == 7
     list(train(job(), config, CheckpointWriter(tmp_path / "parted", {"task": "toy"}), resume_state=halfway))

@@ -6,11 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import StopAtStep
 from rnncli.checkpoint import CheckpointWriter, load_trainer_state, write_config
 from rnncli.config import TrainConfig
 from rnncli.errors import Interrupted, TrainingError
 from rnncli.optim import LRSchedule
-from rnncli.signals import StopSignal
 from rnncli.tasks.lm import lm_loss, window_batches
 from rnncli.training import Evaluated, Finished, Notice, TrainJob, train
 from rnncli.models.lm import LanguageModel, LMConfig
@@ -49,23 +49,6 @@ def fresh_dir(tmp_path, name):
 CONFIG = TrainConfig(lr=1e-2, warmup=5, epochs=3, eval_every=7, device="cpu", seed=0)
 
 
-class StopAt(StopSignal):
-    """A stop signal that 'arrives' once the given step has been taken."""
-
-    def __init__(self, job, step):
-        super().__init__()
-        self.step = step
-        original = job.loss
-
-        def counting_loss(model, batch):
-            self.calls = getattr(self, "calls", 0) + 1
-            if self.calls == self.step:
-                self.signum = 15
-            return original(model, batch)
-
-        job.loss = counting_loss
-
-
 def test_resume_after_interruption_is_bit_for_bit(tmp_path):
     whole = fresh_dir(tmp_path, "whole")
     run_all(train(make_job(), CONFIG, whole))
@@ -74,7 +57,7 @@ def test_resume_after_interruption_is_bit_for_bit(tmp_path):
     parted = fresh_dir(tmp_path, "parted")
     job = make_job()
     with pytest.raises(Interrupted) as info:
-        run_all(train(job, CONFIG, parted, stop=StopAt(job, 23)))
+        run_all(train(job, CONFIG, parted, stop=StopAtStep(job, 23)))
     assert info.value.exit_code == 143
     halfway = load_trainer_state(parted.directory)
     assert halfway["loop"]["step"] == 23
@@ -92,8 +75,7 @@ def test_resume_after_interruption_is_bit_for_bit(tmp_path):
 def test_sigint_saves_and_exits_130(tmp_path):
     writer = fresh_dir(tmp_path, "sigint")
     job = make_job()
-    stop = StopAt(job, 4)
-    stop.step = 4
+    stop = StopAtStep(job, 4)
     original = job.loss
 
     def interrupting(model, batch):
