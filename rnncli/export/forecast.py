@@ -25,6 +25,7 @@ import dataclasses
 import re
 import shutil
 import time
+import types
 import warnings
 from pathlib import Path
 from typing import Any
@@ -67,11 +68,8 @@ class WindowModel(torch.nn.Module):
 def window_batch_of(predictor, series_set, count: int | None = None) -> dict[str, torch.Tensor]:
     """The forecast windows of (the first `count`) series of a file, as rnncli builds them."""
     from rnncli.core.windows import window_batch
-    from rnncli.tasks.forecast_data import series_tensors
 
-    chosen = series_set.series[:count] if count else series_set.series
-    tensors = [series_tensors(s, predictor.features, predictor.ids.get(s.name, 0), predictor.horizon,
-                              tail=predictor.context) for s in chosen]
+    tensors = predictor.forecast_tensors(dataclasses.replace(series_set, series=series_set.series[:count]))
     return window_batch(tensors, [(i, predictor.context) for i in range(len(tensors))], predictor.context,
                         predictor.horizon, with_future=False)
 
@@ -187,27 +185,15 @@ def exported_forecaster(directory: Path, runner):
     with the network's quantiles taken from the artifact; interval widening and scoring are
     rnncli's, which the export's parity check holds equal to the runner's."""
     from rnncli.export.evaluate import source_config
+    from rnncli.models.forecaster import ForecasterConfig
     from rnncli.tasks.forecast_predict import SeriesForecaster
 
     class ExportedForecaster(SeriesForecaster):
-        def quantile_rows(self, tensors, ends):
-            from rnncli.core.windows import window_batch
+        def network(self, batch):
+            return torch.from_numpy(runner.run({k: v.numpy() for k, v in batch.items()}))
 
-            rows = []
-            for start in range(0, len(tensors), 256):
-                chunk = range(start, min(start + 256, len(tensors)))
-                batch = window_batch(tensors, [(i, ends[i]) for i in chunk], self.context, self.horizon,
-                                     with_future=False)
-                rows.append(torch.from_numpy(runner.run({k: v.numpy() for k, v in batch.items()})))
-            return torch.cat(rows) if rows else torch.empty(0, self.horizon, len(self.quantiles))
-
-    class Shape:   # what SeriesForecaster reads of its model
-        config = None
-
-    model = Shape()
-    from rnncli.models.forecaster import ForecasterConfig
-
-    model.config = ForecasterConfig.from_dict(runner.manifest["model"])
+    # SeriesForecaster reads only its model's config; the network is the artifact's
+    model = types.SimpleNamespace(config=ForecasterConfig.from_dict(runner.manifest["model"]))
     return ExportedForecaster(source_config(directory), None, model, torch.device("cpu"))
 
 

@@ -34,7 +34,7 @@ from rnncli.models.forecaster import ForecasterConfig, ForecastModel, default_co
 from rnncli.tasks.base import Task
 from rnncli.tasks.forecast_data import (Features, check_lengths, cut, default_horizon, read, series_tensors,
                                         to_device)
-from rnncli.tasks.forecast_intervals import widened_rows
+from rnncli.tasks.forecast_intervals import batch_offsets, widened_rows
 
 SCALE_GRID = [0.25 + 0.05 * k for k in range(116)]   # interval factors tried: 0.25 .. 6.0
 
@@ -88,6 +88,7 @@ class ForecastTask(Task):
         self.valid_actual = [t.values[-h:] for t in full]
         self.insample = [t.values[:-h].tolist() for t in full]
         self.cached: tuple[int, list] | None = None
+        self.valid_offsets: list | None = None
         config = ForecasterConfig(
             horizon=h, context=self.context, quantiles=tuple(s.quantiles), decoder=s.decoder, cell=s.cell,
             hidden=s.hidden, layers=s.layers, dropout=s.dropout, calendar=f.calendar, seasons=f.seasons,
@@ -117,8 +118,10 @@ class ForecastTask(Task):
         model.interval_scale.fill_(scale)
         rows = model.calibrated(raw, scale)
         if self.settings.intervals == "history":   # as `forecast` will widen them
-            rows = widened_rows(rows, [t.values for t in self.train_series], model.config.period,
-                                torch.tensor(model.config.quantiles), model.config.median)
+            if self.valid_offsets is None:          # the histories never change: once per run
+                self.valid_offsets = batch_offsets([t.values.double() for t in self.train_series], self.horizon,
+                                                   model.config.period, torch.tensor(model.config.quantiles))
+            rows = widened_rows(rows, self.valid_offsets, model.config.median)
         quantiles, middle = model.config.quantiles, model.config.median
         scores = [score_series(y.tolist(), r[:, middle].tolist(), x, model.config.period, r.tolist(), quantiles)
                   for y, r, x in zip(actual, rows, self.insample)]

@@ -67,9 +67,12 @@ def widen(rows: torch.Tensor, offsets: torch.Tensor | None, median: int) -> torc
     return out
 
 
-def widened_rows(rows: torch.Tensor, histories: list[torch.Tensor], period: int, levels: torch.Tensor,
-                 median: int) -> torch.Tensor:
-    """widen() over a batch: rows (S, H, Q), histories[i] the values before row i's origin."""
-    horizon = rows.size(1)
-    return torch.stack([widen(r, history_offsets(h, horizon, period, levels), median)
-                        for r, h in zip(rows, histories)]) if len(histories) else rows
+def batch_offsets(histories: list[torch.Tensor], horizon: int, period: int,
+                  levels: torch.Tensor) -> list[torch.Tensor | None]:
+    """history_offsets for each history (the values before each row's origin)."""
+    return [history_offsets(h, horizon, period, levels) for h in histories]
+
+
+def widened_rows(rows: torch.Tensor, offsets: list[torch.Tensor | None], median: int) -> torch.Tensor:
+    """widen() over a batch: rows (S, H, Q), offsets[i] from batch_offsets for row i."""
+    return torch.stack([widen(r, o, median) for r, o in zip(rows, offsets)]) if len(offsets) else rows

@@ -25,7 +25,7 @@ from rnncli.metrics.forecast import nanmean, score_series
 from rnncli.readers.timeseries import SeriesSet
 from rnncli.tasks.forecast_data import (PREDICT_BATCH, Features, check_lengths, freq_of, read, series_tensors,
                                         to_device)
-from rnncli.tasks.forecast_intervals import widened_rows
+from rnncli.tasks.forecast_intervals import batch_offsets, widened_rows
 from rnncli.timestamps import format_position
 
 BASELINE_METHODS = (("naive", "naive"), ("seasonal_naive", "seasonal-naive"), ("ets", "ets"))
@@ -86,8 +86,7 @@ class SeriesForecaster:
         horizon = self.check_horizon(horizon)
         series_set = self.read(data)
         check_lengths(series_set, self.context, f"the model reads a context of {self.context} steps")
-        tensors = [series_tensors(s, self.features, self.ids.get(s.name, 0), self.horizon, tail=self.context)
-                   for s in series_set.series]
+        tensors = self.forecast_tensors(series_set)
         rows = self.quantile_rows(tensors, [self.context] * len(tensors))
         rows = self.widened(rows, [s.values for s in series_set.series])
         middle = self.quantiles.index(0.5) if 0.5 in self.quantiles else self.model.config.median
@@ -99,7 +98,17 @@ class SeriesForecaster:
                                       {q: table[:, j].tolist() for j, q in enumerate(self.quantiles)}))
         return out
 
+    def forecast_tensors(self, series_set: SeriesSet) -> list:
+        """Each series' last `context` values with the calendar of the horizon after them."""
+        return [series_tensors(s, self.features, self.ids.get(s.name, 0), self.horizon, tail=self.context)
+                for s in series_set.series]
+
     @torch.no_grad()
+    def network(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The network's calibrated quantiles (B, H, Q) of a window batch, on the CPU (an
+        exported artifact's evaluator runs its graph here instead)."""
+        return self.model.predict(to_device(batch, self.device)).float().cpu()
+
     def quantile_rows(self, tensors: list, ends: Sequence[int]) -> torch.Tensor:
         """(S, H, Q) forecasts of windows ending at `ends` (series i's window ends at ends[i])."""
         pieces = []
@@ -107,7 +116,7 @@ class SeriesForecaster:
             chunk = list(range(start, min(start + PREDICT_BATCH, len(tensors))))
             batch = window_batch(tensors, [(i, ends[i]) for i in chunk], self.context, self.horizon,
                                  with_future=False)
-            pieces.append(self.model.predict(to_device(batch, self.device)).float().cpu())
+            pieces.append(self.network(batch))
         return torch.cat(pieces) if pieces else torch.empty(0, self.horizon, len(self.quantiles))
 
     def widened(self, rows: torch.Tensor, histories: Sequence[Sequence[float]]) -> torch.Tensor:
@@ -117,8 +126,9 @@ class SeriesForecaster:
         if not self.from_history:
             return rows
         levels = torch.tensor(self.quantiles)
-        return widened_rows(rows, [torch.tensor(h, dtype=torch.float64) for h in histories], self.period,
-                            levels, self.model.config.median)
+        offsets = batch_offsets([torch.tensor(h, dtype=torch.float64) for h in histories], rows.size(1),
+                                self.period, levels)
+        return widened_rows(rows, offsets, self.model.config.median)
 
     # ---- backtesting ----------------------------------------------------------------------
     def evaluate(self, data: list[str], horizon: int | None = None, folds: int = 1, baselines: bool = True,
