@@ -258,7 +258,7 @@ def compare_checkpoints(checkpoints: list[str | Path], data: list[str | Path], d
     """Several checkpoints of one task on the same data (translate: SRC REF...; tag: a CoNLL
     file; classify: a labelled file): each one's output goes to a temporary file and the files are compared as
     compare_translations / compare_tags do, the systems named by their checkpoints.
-    decode: beam, length_penalty, batch_size, int8, shortlist (translation)."""
+    decode: beam, length_penalty, beam_stop, batch_size, int8, shortlist (translation)."""
     import tempfile
 
     from rnncli.checkpoint import read_config
@@ -290,7 +290,8 @@ def _compare_translators(checkpoints, data, outputs, device, decode, resamples, 
         raise UsageError("checkpoints of translation are compared on a source and a reference: "
                          "rnncli eval CKPT_A CKPT_B SRC REF")
     lines = read_lines(str(data[0]))
-    search = {k: v for k, v in decode.items() if k in ("beam", "length_penalty", "batch_size") and v is not None}
+    search = {k: v for k, v in decode.items()
+              if k in ("beam", "length_penalty", "beam_stop", "batch_size") and v is not None}
     for checkpoint, out in zip(checkpoints, outputs):
         translator = load(checkpoint, device, int8=bool(decode.get("int8")), shortlist=bool(decode.get("shortlist")))
         out.write_text("".join(t.text + "\n" for t in translator.translate(lines, **search)), encoding="utf-8")

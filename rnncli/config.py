@@ -241,6 +241,11 @@ class DecodeSettings(Settings):
     max_ratio: float = option(2.0, "Output length limit: this many target pieces per source piece ...",
                               check="positive")
     max_extra: int = option(10, "... plus this many.", check="nonneg")
+    beam_stop: str = option("best", "When a sentence's search ends: best (once its best-ranked "
+                                    "hypotheses have ended, as OpenNMT-py and Marian stop) or exact "
+                                    "(once no live hypothesis can still reach its n-best list: the "
+                                    "exhaustive result, slower with a length penalty).",
+                            choices=("best", "exact"))
     max_input_tokens: int | None = option(None, "Longer input lines are translated in pieces of this many "
                                                 "tokens (default: twice the training --max-len).", check="positive")
     batch_size: int = option(64, "Sentences per batch.", check="positive")

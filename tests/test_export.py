@@ -169,3 +169,21 @@ def test_failed_parity_exits_1_and_leaves_nothing(cli, checkpoints, tmp_path, mo
     result = cli("export", checkpoints["classify"], "-o", tmp_path / "out", "--check-lines", "20")
     assert result.code == 1 and "parity failed" in result.err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_translate_artifact_follows_both_beam_stops(artifacts, checkpoints, fmt):
+    import rnncli
+    from rnncli.config import DecodeSettings
+    from rnncli.export import load_runner
+
+    lines = (DATA / "translate" / "valid.en").read_text(encoding="utf-8").splitlines()[:8]
+    predictor, runner = rnncli.load(checkpoints["translate"], device="cpu"), load_runner(artifacts["translate", fmt])
+    for stop in ("best", "exact"):
+        ours = predictor.hypotheses(lines, DecodeSettings(beam=4, n_best=2, beam_stop=stop))
+        theirs = runner.hypotheses(lines, beam=4, n_best=2, beam_stop=stop)
+        assert [[h.tokens for h in hyps] for hyps in ours] == [[t for t, _, _ in hyps] for hyps in theirs]
+        assert [h.score for hyps in ours for h in hyps] == pytest.approx(
+            [s for hyps in theirs for _, s, _ in hyps], abs=1e-4)
+    with pytest.raises(ValueError, match="beam_stop"):
+        runner.hypotheses(lines, beam_stop="soon")

@@ -98,7 +98,7 @@ def test_beam_finds_the_best_sequence_by_brute_force(alpha):
     model = tiny_model(seed=3, vocab=vocab)
     src, lengths = padded_batch([2], vocab=vocab, seed=5)
     # max_output_lengths = 1.0 * 2 + 1 = 3 tokens, EOS included
-    limits = DecodeSettings(beam=24, n_best=5, length_penalty=alpha, max_ratio=1.0, max_extra=1)
+    limits = DecodeSettings(beam=24, n_best=5, length_penalty=alpha, max_ratio=1.0, max_extra=1, beam_stop="exact")
     with torch.inference_mode():
         found = beam_search(model, src, lengths, limits)[0]
         candidates = [list(seq) for n in range(3) for seq in itertools.product([1, *range(4, vocab)], repeat=n)]
@@ -159,7 +159,7 @@ def test_int8_decoding_steps_stay_close_to_fp32(cell, layers):
         pytest.skip("this torch build has no fbgemm int8 kernels")
     fp32, int8 = tiny_model(3, cell=cell, layers=layers), tiny_model(3, cell=cell, layers=layers)
     int8.quantize_for_cpu()
-    assert (int8.int8_cells is not None) == (cell == "lstm")
+    assert (int8.step_layers.cells is not None) == (cell == "lstm")
     src, lengths = padded_batch([6, 4, 5])
     with torch.inference_mode():
         state_a, state_b = fp32.encode(src, lengths), int8.encode(src, lengths)

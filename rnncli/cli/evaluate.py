@@ -48,6 +48,7 @@ def eval_cli(
     beam: setting(D, "beam", "--beam") = D.beam,
     batch_size: setting(D, "batch_size", "--batch-size") = D.batch_size,
     length_penalty: setting(D, "length_penalty", "--length-penalty") = D.length_penalty,
+    beam_stop: setting(D, "beam_stop", "--beam-stop") = D.beam_stop,
     device: Annotated[str, typer.Option("--device", help="auto|cpu|cuda|mps.")] = "auto",
     int8: setting(D, "int8", "--int8") = D.int8,
     shortlist: setting(D, "shortlist", "--shortlist") = D.shortlist,
@@ -75,7 +76,8 @@ def eval_cli(
     files = {"hyp": hyp, "ref": ref, "pred": pred, "gold": gold, "actual": actual}
     read_options = {"time_column": time_column, "target": target, "id_column": id_column,
                     "task": task, "text_field": text_field, "label_field": label_field}
-    decode = D(beam=beam, batch_size=batch_size, length_penalty=length_penalty, int8=int8, shortlist=shortlist)
+    decode = D(beam=beam, batch_size=batch_size, length_penalty=length_penalty, beam_stop=beam_stop, int8=int8,
+               shortlist=shortlist)
     resampling = {"resamples": resamples, "seed": seed, "method": paired_test}
     if gold is None and (task or text_field or label_field):   # would be silently ignored
         raise UsageError("--task, --text-field and --label-field go with --pred/--gold files")

@@ -28,6 +28,7 @@ def export_cli(
                                                        show_default=False)] = None,
     beam: setting(D, "beam", "--beam") = D.beam,
     length_penalty: setting(D, "length_penalty", "--length-penalty") = D.length_penalty,
+    beam_stop: setting(D, "beam_stop", "--beam-stop") = D.beam_stop,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing artifact at OUT.")] = False,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -38,7 +39,7 @@ def export_cli(
     if output is None:
         raise UsageError("missing option -o/--output OUT (the artifact directory to write)")
     result = export(checkpoint, fmt, output, check, check_lines, overwrite,
-                    decode=D(beam=beam, length_penalty=length_penalty))
+                    decode=D(beam=beam, length_penalty=length_penalty, beam_stop=beam_stop))
     p = result.parity
     if not quiet:
         print(f"rnncli: parity on {p['items']:,} examples of {result.check_file}: {p['matched']:,}/{p['total']:,} "

@@ -26,6 +26,7 @@ def translate_cli(
     beam: setting(D, "beam") = D.beam,
     n_best: setting(D, "n_best") = D.n_best,
     length_penalty: setting(D, "length_penalty") = D.length_penalty,
+    beam_stop: setting(D, "beam_stop") = D.beam_stop,
     max_input_tokens: setting(D, "max_input_tokens") = D.max_input_tokens,
     batch_size: setting(D, "batch_size") = D.batch_size,
     output_format: Annotated[str, typer.Option("--output-format", help="text: one translation per line; jsonl: n-best with scores.")] = "text",
@@ -46,7 +47,7 @@ def translate_cli(
 
     if output_format not in OUTPUT_FORMATS:
         raise UsageError(f"--output-format {output_format!r} is not one of: {', '.join(OUTPUT_FORMATS)}")
-    decode = D(beam=beam, n_best=n_best, length_penalty=length_penalty, batch_size=batch_size,
+    decode = D(beam=beam, n_best=n_best, length_penalty=length_penalty, beam_stop=beam_stop, batch_size=batch_size,
                int8=int8, shortlist=shortlist, max_input_tokens=max_input_tokens)
     if n_best > 1 and output_format == "text":
         raise UsageError("--n-best above 1 needs --output-format jsonl (text output is one line per input)")

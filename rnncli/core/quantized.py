@@ -60,18 +60,3 @@ class Int8Linear(nn.Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, int8"
-
-
-class Int8LSTMStep(nn.Module):
-    """One LSTM layer's single time step with int8 weights: both matrix products as one,
-    [x; h] @ [W_ih | W_hh]^T, then torch's gate order (input, forget, cell, output)."""
-
-    def __init__(self, w_ih: torch.Tensor, w_hh: torch.Tensor, b_ih: torch.Tensor, b_hh: torch.Tensor):
-        super().__init__()
-        self.gates = Int8Linear(torch.cat([w_ih, w_hh], dim=1), b_ih + b_hh)
-
-    def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        h, c = state
-        i, f, g, o = self.gates(torch.cat([x, h], dim=1)).chunk(4, dim=1)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        return torch.sigmoid(o) * torch.tanh(c), c

@@ -144,3 +144,24 @@ def last_layer_hidden(state: State, num_directions: int) -> torch.Tensor:
     return top.transpose(0, 1).reshape(h.size(1), -1)
 
 
+class LSTMStep(nn.Module):
+    """One LSTM layer's single time step for inference, with both matrix products as one,
+    [x; h] @ [W_ih | W_hh]^T, through `gates` (an int8 or a packed fp32 linear layer made
+    from those weights), then torch's gate order (input, forget, cell, output)."""
+
+    def __init__(self, gates: nn.Module):
+        super().__init__()
+        self.gates = gates
+
+    @classmethod
+    def from_lstm(cls, rnn: nn.LSTM, layer: int, make_linear) -> "LSTMStep":
+        """Layer `layer` of `rnn` (unidirectional), its gates made by make_linear(weight, bias)."""
+        w_ih, w_hh, b_ih, b_hh = (getattr(rnn, f"{name}_l{layer}") for name in
+                                  ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        return cls(make_linear(torch.cat([w_ih, w_hh], dim=1).detach(), (b_ih + b_hh).detach()))
+
+    def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        h, c = state
+        i, f, g, o = self.gates(torch.cat([x, h], dim=1)).chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c

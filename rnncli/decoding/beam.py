@@ -99,19 +99,23 @@ def select(beams: Beams, cumulative: torch.Tensor, rank: torch.Tensor, tokens: t
     beams.decoder = beams.decoder.select(origin)
 
 
-def finish(beams: Beams, n_best: int, alpha: float) -> torch.Tensor:
+def finish(beams: Beams, n_best: int, alpha: float, exact: bool) -> torch.Tensor:
     """Mark rows that just produced EOS; -> (B,) True for sentences whose n-best is settled.
 
-    A live row's cumulative log-probability can only fall, and its length penalty can
-    grow at most to that of its length limit, so `score / penalty(limit)` bounds every
+    exact: a live row's cumulative log-probability can only fall, and its length penalty
+    can grow at most to that of its length limit, so `score / penalty(limit)` bounds every
     rank it can still reach. Once a sentence's n_best-th finished rank is at least the
     best such bound among its live rows, nothing can change its n-best list: it stops
-    there, with exactly the result of running every row to EOS, in fewer steps."""
+    there, with exactly the result of running every row to EOS, in fewer steps.
+    Otherwise ("best"), a live row counts at its rank now, `score / penalty(length)`: the
+    sentence stops once its n_best best-ranked rows have all ended, which is OpenNMT-py's
+    and Marian's rule. The bound is loose (with alpha 0.6 it keeps a sentence going long
+    after its best hypothesis ended), so "best" takes about half the steps."""
     beams.finished = beams.finished | (beams.tokens[:, -1] == EOS_ID)
     shape = (beams.batch, beams.beam)
     finished = beams.finished.view(shape)
     rank = (beams.scores / length_penalty(beams.lengths, alpha)).view(shape)
-    bound = (beams.scores / length_penalty(beams.limits, alpha)).view(shape)
+    bound = (beams.scores / length_penalty(beams.limits if exact else beams.lengths, alpha)).view(shape)
     best_live = bound.masked_fill(finished, NEG_INF).amax(dim=1)
     settled_rank = rank.masked_fill(~finished, NEG_INF).topk(min(n_best, beams.beam), dim=1).values[:, -1]
     return finished.all(dim=1) | (settled_rank >= best_live)
@@ -143,7 +147,7 @@ def n_best_lists(beams: Beams, n_best: int, alpha: float, src_lengths: torch.Ten
 def beam_search(model, src: torch.Tensor, src_lengths: torch.Tensor, settings: DecodeSettings,
                 return_attention: bool = False) -> list[list[Hypothesis]]:
     """src (B, S), src_lengths (B,) -> per sentence up to n_best Hypothesis, best first.
-    Of `settings`: beam, n_best, length_penalty and the output length limit."""
+    Of `settings`: beam, n_best, length_penalty, beam_stop and the output length limit."""
     beam, n_best, length_alpha = settings.beam, settings.n_best, settings.length_penalty
     beams = start(model, src, src_lengths, beam, settings.max_ratio, settings.max_extra, return_attention)
     results: list[list[Hypothesis]] = [[] for _ in range(src.size(0))]
@@ -152,7 +156,7 @@ def beam_search(model, src: torch.Tensor, src_lengths: torch.Tensor, settings: D
         log_probs, weights = expand(model, beams)
         cumulative, rank, tokens = score(beams, log_probs, length_alpha)
         select(beams, cumulative, rank, tokens, weights)
-        done = finish(beams, n_best, length_alpha)
+        done = finish(beams, n_best, length_alpha, settings.beam_stop == "exact")
         if bool(done.any()):
             # Finished sentences leave the batch, so later steps compute only what is live.
             done_ids = active[done]

@@ -93,7 +93,8 @@ def manifest_body(task: str, fmt: str, checkpoint: Path, config: dict[str, Any],
     elif task == "translate":
         body["cell"] = model.config.cell
         d = DecodeSettings()
-        body["decoding"] = {k: getattr(d, k) for k in ("beam", "length_penalty", "max_ratio", "max_extra", "batch_size")}
+        body["decoding"] = {k: getattr(d, k) for k in ("beam", "length_penalty", "max_ratio", "max_extra", "beam_stop",
+                                                       "batch_size")}
     elif task == "lm":
         body["cell"], body["state_shape"] = model.config.cell, [model.config.layers, model.config.hidden]
         g = GenerateSettings()

@@ -2,7 +2,7 @@
 step for step (same tensors, same order of operations), so TorchScript output equals
 rnncli's own search; `encode` and `step` are also the two ONNX graphs.
 
-    forward(src (B, S), src_lengths (B,), beam, n_best, alpha, max_ratio, max_extra)
+    forward(src (B, S), src_lengths (B,), beam, n_best, alpha, max_ratio, max_extra, exact)
       -> tokens (B, n_best, T) (EOS and PAD after a hypothesis' end), lengths (B, n_best)
          (tokens produced, EOS included), log_probs (B, n_best) (raw), real (B, n_best)
          (False where a sentence has fewer than n_best hypotheses)
@@ -116,7 +116,7 @@ class ScriptTranslator(nn.Module):
         return torch.log_softmax(logits, dim=-1), h, c
 
     def forward(self, src: Tensor, src_lengths: Tensor, beam: int, n_best: int, alpha: float,
-                max_ratio: float, max_extra: int) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+                max_ratio: float, max_extra: int, exact: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
         batch = src.size(0)
         h, c, memory, keys, mask = self.encode(src, src_lengths)
         h, c = h.repeat_interleave(beam, dim=1), c.repeat_interleave(beam, dim=1)
@@ -159,7 +159,7 @@ class ScriptTranslator(nn.Module):
             finished = finished | (tokens[:, -1] == 3)
             fin = finished.view(live, beam)
             rank_now = (scores / length_penalty(lengths, alpha)).view(live, beam)
-            bound = (scores / length_penalty(limits, alpha)).view(live, beam)
+            bound = (scores / length_penalty(limits if exact else lengths, alpha)).view(live, beam)
             best_live = bound.masked_fill(fin, float("-inf")).amax(dim=1)
             settled = rank_now.masked_fill(~fin, float("-inf")).topk(min(n_best, beam), dim=1).values[:, -1]
             done = fin.all(dim=1) | (settled >= best_live)

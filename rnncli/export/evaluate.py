@@ -121,7 +121,8 @@ def exported_translator(directory: Path, runner):
                     owners.append(index)
             found = runner.search(pieces, beam=settings.beam, n_best=settings.n_best,
                                   length_penalty=settings.length_penalty, max_ratio=settings.max_ratio,
-                                  max_extra=settings.max_extra, batch_size=settings.batch_size)
+                                  max_extra=settings.max_extra, beam_stop=settings.beam_stop,
+                                  batch_size=settings.batch_size)
             grouped: list[list] = [[] for _ in lines]
             for owner, hyps in zip(owners, found):
                 grouped[owner].append([Hypothesis(list(t), score, log_prob) for t, score, log_prob in hyps])

@@ -79,7 +79,8 @@ def check_translate(predictor, artifact, lines: Sequence[str], decode=None, **_)
     eager, eager_s = timed(lambda: predictor.hypotheses(list(lines), settings))
     exported, exported_s = timed(lambda: artifact.hypotheses(
         list(lines), beam=settings.beam, n_best=1, length_penalty=settings.length_penalty,
-        max_ratio=settings.max_ratio, max_extra=settings.max_extra, batch_size=settings.batch_size))
+        max_ratio=settings.max_ratio, max_extra=settings.max_extra, beam_stop=settings.beam_stop,
+        batch_size=settings.batch_size))
     matched, diff = 0, 0.0
     for gold, got in zip(eager, exported):
         if [h.tokens for h in gold] == [h[0] for h in got]:

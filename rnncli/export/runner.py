@@ -235,14 +235,17 @@ class Translator(Artifact):
         """Per line up to n_best (token ids, length-penalised score, log-probability), best first."""
         return self.search([self.src.encode(line) + [EOS] if line.strip() else None for line in lines], **settings)
 
-    def search(self, src, beam=5, n_best=1, length_penalty=0.6, max_ratio=2.0, max_extra=10, batch_size=64):
-        """hypotheses() of source ids (each ending in EOS; None: a blank line, no output)."""
+    def search(self, src, beam=5, n_best=1, length_penalty=0.6, max_ratio=2.0, max_extra=10, beam_stop="best", batch_size=64):
+        """hypotheses() of source ids (each ending in EOS; None: a blank line, no output);
+        beam_stop as rnncli's --beam-stop: best (OpenNMT-py's rule) or exact."""
+        if beam_stop not in ("best", "exact"):
+            raise ValueError(f"beam_stop must be best or exact, not {beam_stop!r}")
         out = [[] for _ in src]
         todo = [i for i, ids in enumerate(src) if ids is not None]
         for group in batches([len(src[i]) for i in todo], batch_size):
             group = [todo[g] for g in group]
             x, n = pad([src[i] for i in group])
-            settings = (beam, n_best, length_penalty, max_ratio, max_extra)
+            settings = (beam, n_best, length_penalty, max_ratio, max_extra, beam_stop == "exact")
             tokens, lengths, log_probs, real = (self.script(x, n, *settings) if not self.onnx
                                                 else self.beam_search(x, n, *settings))
             penalty = np.power((np.float32(5.0) + lengths.astype(np.float32)) / np.float32(6.0),
@@ -262,7 +265,7 @@ class Translator(Artifact):
         out = self.graph("step", prev=prev, **dict(zip(names, state)), memory=memory, keys=keys, mask=mask)
         return out[0].astype(np.float32), out[1:]
 
-    def beam_search(self, src, src_lengths, beam, n_best, alpha, max_ratio, max_extra):
+    def beam_search(self, src, src_lengths, beam, n_best, alpha, max_ratio, max_extra, exact):
         """rnncli.decoding.beam.beam_search in numpy over the encoder and step graphs."""
         def penalty(n):
             return np.power((np.float32(5.0) + n.astype(np.float32)) / np.float32(6.0), np.float32(alpha))
@@ -303,7 +306,8 @@ class Translator(Artifact):
             state = [s[:, origin] for s in state]
             fin = finished.reshape(live, beam)
             rank_now = (scores / penalty(lengths)).reshape(live, beam)
-            best_live = np.where(finished, -np.inf, scores / penalty(limits)).reshape(live, beam).max(axis=1)
+            bound = scores / penalty(limits if exact else lengths)
+            best_live = np.where(finished, -np.inf, bound).reshape(live, beam).max(axis=1)
             settled = topk(np.where(fin, rank_now, -np.inf), min(n_best, beam))[0][:, -1]
             done = fin.all(axis=1) | (settled >= best_live)
             for b in np.nonzero(done)[0]:

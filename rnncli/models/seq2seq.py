@@ -23,7 +23,7 @@ from torch import nn
 from rnncli.core.attention import Attention
 from rnncli.core.dropout import Dropout
 from rnncli.core.masking import sequence_mask
-from rnncli.core.rnn import RNNStack, State
+from rnncli.core.rnn import LSTMStep, RNNStack, State
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,16 @@ class DecoderState:
                             self.memory, self.keys, self.mask, self.group)
 
 
+@dataclass
+class StepLayers:
+    """Stand-ins for a decoding step's layers (int8, or packed fp32), made from the trained
+    weights; not submodules, so state_dict, .to() and export see only the trained layers."""
+
+    output: nn.Module
+    combine: nn.Module
+    cells: list[LSTMStep] | None      # one per decoder layer (LSTM without LayerNorm), else None
+
+
 # torch's single-step cell functions, taking (input, state, w_ih, w_hh, b_ih, b_hh).
 CELL_STEPS = {"lstm": torch.lstm_cell, "gru": torch.gru_cell, "rnn-tanh": torch.rnn_tanh_cell,
               "rnn-relu": torch.rnn_relu_cell}
@@ -122,7 +132,7 @@ class Seq2Seq(nn.Module):
         self.output = nn.Linear(out_size, c.tgt_vocab)
         if c.tie_embeddings:
             self.output.weight = self.tgt_embed.weight
-        self.int8_cells: nn.ModuleList | None = None   # set by quantize_for_cpu
+        self.step_layers: StepLayers | None = None     # set by use_step_layers (inference)
         nn.init.normal_(self.src_embed.weight, std=c.embed ** -0.5)
         if not c.share_embeddings:
             nn.init.normal_(self.tgt_embed.weight, std=c.embed ** -0.5)
@@ -147,10 +157,11 @@ class Seq2Seq(nn.Module):
         return merge(final, self.bridge_h)
 
     # ---- decoder ------------------------------------------------------------------------
-    def attend(self, hidden: torch.Tensor, state: DecoderState) -> tuple[torch.Tensor, torch.Tensor]:
+    def attend(self, hidden: torch.Tensor, state: DecoderState,
+               combine: nn.Module | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """hidden (B, T, H) -> attentional states (B, T, O) and weights (B, T, S)."""
         context, weights = self.attention(hidden, state.keys, state.memory, state.mask)
-        return torch.tanh(self.combine(torch.cat([hidden, context], dim=-1))), weights
+        return torch.tanh((combine or self.combine)(torch.cat([hidden, context], dim=-1))), weights
 
     def decode_all(self, tgt_in: torch.Tensor, state: DecoderState) -> tuple[torch.Tensor, torch.Tensor]:
         """Teacher forcing: tgt_in (B, T) -> attentional states (B, T, O), weights (B, T, S).
@@ -174,19 +185,23 @@ class Seq2Seq(nn.Module):
         """One decoding step for N rows: prev (N,) ids -> log-probs (N, V), new state, weights (N, S).
 
         `output` replaces the output layer, e.g. by `output_rows` for a vocabulary shortlist
-        (the softmax is then over its rows)."""
+        (the softmax is then over its rows). With `step_layers` set, its layers run in place
+        of the trained ones."""
+        layers = self.step_layers
         hidden, rnn_state = self.decoder_step(self.tgt_embed(prev), state.rnn)
         # A sentence's hypotheses attend to its memory as if they were its time steps.
-        attentional, weights = self.attend(hidden.view(-1, state.group, hidden.size(-1)), state)
-        logits = (output or self.output)(attentional.reshape(hidden.size(0), -1))
+        attentional, weights = self.attend(hidden.view(-1, state.group, hidden.size(-1)), state,
+                                           layers.combine if layers else None)
+        output = output or (layers.output if layers else self.output)
+        logits = output(attentional.reshape(hidden.size(0), -1))
         log_probs = torch.log_softmax(logits, dim=-1)
         new_state = DecoderState(rnn_state, state.memory, state.keys, state.mask, state.group)
         return log_probs, new_state, weights.reshape(hidden.size(0), -1)
 
     def output_rows(self, rows: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
-        """The output layer restricted to target ids `rows` (inference), int8 if it is."""
-        if not isinstance(self.output, nn.Linear):
-            return self.output.rows(rows)          # Int8Linear
+        """The output layer restricted to target ids `rows` (inference), as step_layers if set."""
+        if self.step_layers is not None:
+            return self.step_layers.output.rows(rows)          # Int8Linear, PackedLinear
         weight, bias = self.output.weight[rows], self.output.bias[rows]
         return lambda x: F.linear(x, weight, bias)
 
@@ -196,8 +211,8 @@ class Seq2Seq(nn.Module):
         Calls the cell functions on the fused RNN's own weights: for a single step they
         cost a fraction of a fused-kernel launch. LayerNorm stacks take the general path."""
         stack = self.decoder
-        if self.int8_cells is not None:
-            return self.int8_decoder_step(inputs, state)
+        if self.step_layers is not None and self.step_layers.cells is not None:
+            return self.replaced_decoder_step(inputs, state)
         if stack.layer_norm or stack.cell not in CELL_STEPS:
             outputs, state = stack(inputs.unsqueeze(1), None, state)
             return outputs.squeeze(1), state
@@ -217,28 +232,34 @@ class Seq2Seq(nn.Module):
         h_all = torch.stack(new_h)
         return x, ((h_all, torch.stack(new_c)) if is_lstm else h_all)
 
-    def int8_decoder_step(self, inputs: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+    def replaced_decoder_step(self, inputs: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         x, new_h, new_c = inputs, [], []
-        for layer, cell in enumerate(self.int8_cells):
+        for layer, cell in enumerate(self.step_layers.cells):
             x, c = cell(x, (state[0][layer], state[1][layer]))
             new_h.append(x)
             new_c.append(c)
         return x, (torch.stack(new_h), torch.stack(new_c))
 
     def quantize_for_cpu(self) -> None:
-        """Int8 weights for the per-step layers of decoding (output layer, combine, and the
-        decoder's LSTM cells); CPU inference only. The embeddings, the encoder and training
-        keep fp32."""
-        from rnncli.core.quantized import Int8Linear, Int8LSTMStep
+        """Int8 weights for the per-step layers of decoding (CPU only; core/quantized.py)."""
+        from rnncli.core.quantized import Int8Linear
+        self.use_step_layers(Int8Linear)
 
-        self.output = Int8Linear.from_linear(self.output)
-        self.combine = Int8Linear.from_linear(self.combine)
+    def pack_for_cpu(self) -> None:
+        """oneDNN-packed fp32 weights for the per-step layers of decoding (CPU; core/packed.py)."""
+        from rnncli.core.packed import PackedLinear
+        self.use_step_layers(PackedLinear)
+
+    def use_step_layers(self, make_linear: Callable[[torch.Tensor, torch.Tensor | None], nn.Module]) -> None:
+        """Inference only: decoding steps run the output layer, combine and the decoder's
+        LSTM cells as make_linear(weight, bias) layers made from the trained weights. The
+        trained layers stay as they are (training, teacher forcing and export use them)."""
         stack = self.decoder
+        cells = None
         if stack.cell == "lstm" and not stack.layer_norm:
-            self.int8_cells = nn.ModuleList(
-                Int8LSTMStep(*(getattr(stack.rnn, f"{name}_l{layer}") for name in
-                               ("weight_ih", "weight_hh", "bias_ih", "bias_hh")))
-                for layer in range(stack.num_layers))
+            cells = [LSTMStep.from_lstm(stack.rnn, layer, make_linear) for layer in range(stack.num_layers)]
+        self.step_layers = StepLayers(make_linear(self.output.weight, self.output.bias),
+                                      make_linear(self.combine.weight, self.combine.bias), cells)
 
     def teacher_forced_log_probs(self, src, src_lengths, tgt_in) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-probs (B, T, V) and weights (B, T, S) at every position (tests, scoring)."""

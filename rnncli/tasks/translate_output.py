@@ -42,8 +42,9 @@ def joined_hypothesis(parts: list[list[Hypothesis]]) -> Hypothesis:
 
 def load_translator(task, checkpoint, device: str = "auto", int8: bool = False, shortlist: bool = False,
                     **options: Any) -> "Translator":
-    """Load for decoding; `int8` quantizes the per-step layers (CPU only, see core/quantized.py);
-    `shortlist` loads the vocabulary shortlist (decoding/shortlist.py)."""
+    """Load for decoding; `int8` quantizes the per-step layers (CPU only, see core/quantized.py),
+    and without it CPU decoding runs them as oneDNN-packed fp32 (core/packed.py) where this
+    torch build has that; `shortlist` loads the vocabulary shortlist (decoding/shortlist.py)."""
     if options:
         raise UsageError(f"a translation model takes no loading option {sorted(options)[0]!r}")
     config, (src_tok, tgt_tok), model, torch_device = task.load_parts(checkpoint, device)
@@ -56,6 +57,11 @@ def load_translator(task, checkpoint, device: str = "auto", int8: bool = False, 
         if not int8_available():
             raise ConfigError("--int8: this torch build has no fbgemm int8 kernels")
         model.cpu().quantize_for_cpu()
+    elif torch_device.type == "cpu":
+        from rnncli.core.packed import packed_available
+
+        if packed_available():
+            model.pack_for_cpu()
     return Translator(config, src_tok, tgt_tok, model.to(torch_device).eval(), torch_device, lexicon)
 
 
