@@ -7,7 +7,8 @@ Decodes Multi30k val (the first --lines sentences) with beam 5 as `rnncli transl
 stopping rule (--beam-stop best, exact), with the per-step layers packed for oneDNN (what
 CPU decoding runs) and with torch's own layers (MKL sgemm). Prints one JSON line per
 variant: sentences/s (median of --repeats, every run listed), BLEU, output pieces per
-sentence, and how many outputs differ in tokens from the first variant's.
+sentence, and how many outputs differ in tokens from the first variant's. --approximate
+adds the default stopping rule with `--int8`, `--shortlist` and both.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--lines", type=int, default=None, help="first N val sentences (default: all)")
     parser.add_argument("--beam", type=int, default=5)
+    parser.add_argument("--approximate", action="store_true", help="also --int8, --shortlist and both")
     args = parser.parse_args()
 
     import torch
@@ -45,29 +47,35 @@ def main() -> None:
     ref = read_lines(args.data / "val.de")[: args.lines]
     translator = load(args.checkpoint, "cpu")
     packed = translator.model.step_layers
+    variants = [("packed", {}, stop) for stop in ("best", "exact")] + [("torch", {}, stop) for stop in ("best", "exact")]
+    if args.approximate:
+        variants += [("int8", {"int8": True}, "best"), ("packed", {"shortlist": True}, "best"),
+                     ("int8", {"int8": True, "shortlist": True}, "best")]
     first = None
-    for layers in ("packed", "torch"):
-        translator.model.step_layers = packed if layers == "packed" else None
+    for layers, options, stop in variants:
         if layers == "packed" and packed is None:
             print(json.dumps({"layers": "packed", "skipped": "this torch build has no oneDNN packed linear"}))
             continue
-        for stop in ("best", "exact"):
-            settings = DecodeSettings(beam=args.beam, beam_stop=stop)
-            translator.hypotheses(src[:64], settings)   # warm-up
-            runs = []
-            for _ in range(args.repeats):
-                started = time.perf_counter()
-                hyps = translator.hypotheses(src, settings)
-                runs.append(len(src) / (time.perf_counter() - started))
-            tokens = [h[0].tokens if h else [] for h in hyps]
-            first = first or tokens
-            texts = [translator.tgt_tokenizer.decode(t) for t in tokens]
-            print(json.dumps({
-                "layers": layers, "beam_stop": stop, "threads": args.threads, "sentences": len(src),
-                "sentences_per_s": round(statistics.median(runs), 1), "runs": [round(r, 1) for r in runs],
-                "bleu": round(translation_scores(texts, [ref])["bleu"], 2),
-                "pieces_per_sentence": round(sum(map(len, tokens)) / len(tokens), 2),
-                "outputs_differing_from_first_variant": sum(a != b for a, b in zip(tokens, first))}), flush=True)
+        if options:
+            translator = load(args.checkpoint, "cpu", **options)
+        else:
+            translator.model.step_layers = packed if layers == "packed" else None
+        settings = DecodeSettings(beam=args.beam, beam_stop=stop)
+        translator.hypotheses(src[:64], settings)   # warm-up
+        runs = []
+        for _ in range(args.repeats):
+            started = time.perf_counter()
+            hyps = translator.hypotheses(src, settings)
+            runs.append(len(src) / (time.perf_counter() - started))
+        tokens = [h[0].tokens if h else [] for h in hyps]
+        first = first or tokens
+        texts = [translator.tgt_tokenizer.decode(t) for t in tokens]
+        print(json.dumps({
+            "layers": layers, **options, "beam_stop": stop, "threads": args.threads, "sentences": len(src),
+            "sentences_per_s": round(statistics.median(runs), 1), "runs": [round(r, 1) for r in runs],
+            "bleu": round(translation_scores(texts, [ref])["bleu"], 2),
+            "pieces_per_sentence": round(sum(map(len, tokens)) / len(tokens), 2),
+            "outputs_differing_from_first_variant": sum(a != b for a, b in zip(tokens, first))}), flush=True)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ Each step is four small functions:
   length-normalised values (finished rows keep their final length);
 - select: the K best candidates per sentence, and the reordering of
   tokens, scores, lengths, attention and decoder state that follows;
-- finish: mark rows that produced EOS; a sentence is done once no live row can still
-  reach its n-best list (an exact bound, see `finish`): its finished rows are sorted by
+- finish: mark rows that produced EOS; a sentence is done once its best-ranked rows have
+  ended (beam_stop "best") or no live row can still reach its n-best list ("exact", an
+  exact bound; see `finish`): its finished rows are sorted by
   rank score into its n-best list and leave the tensors, so later steps only compute
   live sentences.
 There is no per-hypothesis Python bookkeeping during the search.
@@ -110,7 +111,7 @@ def finish(beams: Beams, n_best: int, alpha: float, exact: bool) -> torch.Tensor
     Otherwise ("best"), a live row counts at its rank now, `score / penalty(length)`: the
     sentence stops once its n_best best-ranked rows have all ended, which is OpenNMT-py's
     and Marian's rule. The bound is loose (with alpha 0.6 it keeps a sentence going long
-    after its best hypothesis ended), so "best" takes about half the steps."""
+    after its best hypothesis ended): on Multi30k val "best" computes 16% fewer decoder rows."""
     beams.finished = beams.finished | (beams.tokens[:, -1] == EOS_ID)
     shape = (beams.batch, beams.beam)
     finished = beams.finished.view(shape)
