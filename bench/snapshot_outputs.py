@@ -39,23 +39,25 @@ def normalise(text: str, work: Path) -> str:
     return text
 
 
-def main() -> None:
-    out = Path(sys.argv[1]).resolve()
-    work = out.parent / (out.name + ".work")
-    shutil.rmtree(out, ignore_errors=True)
-    shutil.rmtree(work, ignore_errors=True)
-    out.mkdir(parents=True)
-    work.mkdir(parents=True)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "120"}
-    counter = iter(range(1000))
+class Runner:
+    """Runs `rnncli ARGS` in the work directory and stores its exit code, stdout and stderr
+    (masked) as the next numbered file in the output directory."""
 
-    def run(name: str, *args: str, stdin: str | None = None) -> None:
+    def __init__(self, out: Path, work: Path):
+        self.out, self.work = out, work
+        self.env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "120"}
+        self.counter = iter(range(1000))
+
+    def __call__(self, name: str, *args: str, stdin: str | None = None) -> None:
         proc = subprocess.run([sys.executable, "-m", "rnncli", *map(str, args)], input=stdin,
-                              capture_output=True, text=True, env=env, cwd=work)
+                              capture_output=True, text=True, env=self.env, cwd=self.work)
         body = (f"$ rnncli {' '.join(map(str, args))}\nexit {proc.returncode}\n--- stdout\n{proc.stdout}"
                 f"--- stderr\n{proc.stderr}")
-        (out / f"{next(counter):03d}-{name}.txt").write_text(normalise(body, work), encoding="utf-8")
+        (self.out / f"{next(self.counter):03d}-{name}.txt").write_text(normalise(body, self.work), encoding="utf-8")
 
+
+def train_all(run: Runner, work: Path) -> None:
+    """The four tiny seeded models every later command reads."""
     lm, cls, tag, mt = work / "lm", work / "cls", work / "tag", work / "mt"
     run("train-lm", "train", "lm", "--train", DATA / "lm/train.txt", "--valid", DATA / "lm/valid.txt",
         "--out", lm, "--max-steps", "40", "--eval-every", "20", "--seq-len", "32", "--batch-size", "8",
@@ -71,10 +73,10 @@ def main() -> None:
         DATA / "translate/train.de", "--valid-src", DATA / "translate/valid.en", "--valid-tgt",
         DATA / "translate/valid.de", "--out", mt, "--max-steps", "60", "--eval-every", "30",
         "--vocab-size", "300", "--json", *SMALL)
-    for ckpt in (lm, cls, tag, mt):
-        run(f"info-{ckpt.name}", "info", ckpt)
-        run(f"info-json-{ckpt.name}", "info", ckpt, "--json")
-    # language model
+
+
+def language_model(run: Runner, lm: Path) -> None:
+    """eval and generate."""
     run("eval-lm", "eval", lm, DATA / "lm/valid.txt")
     run("eval-lm-json", "eval", lm, DATA / "lm/valid.txt", "--json")
     run("gen", "generate", lm, "--prompt", "The ", "--max-tokens", "60", "--seed", "1")
@@ -87,7 +89,10 @@ def main() -> None:
         stdin="Ada\nThe \n\nBram went\n")
     run("gen-stdin-jsonl", "generate", lm, "--prompt", "-", "--max-tokens", "20", "--seed", "1",
         "--output-format", "jsonl", stdin="Ada\nThe \n")
-    # classification
+
+
+def classification(run: Runner, cls: Path) -> None:
+    """eval and classify."""
     run("eval-cls", "eval", cls, DATA / "classify/valid.tsv")
     run("eval-cls-json", "eval", cls, DATA / "classify/valid.jsonl", "--json")
     run("eval-cls-gate", "eval", cls, DATA / "classify/valid.ft", "--json", "--fail-under", "accuracy=0.99")
@@ -98,7 +103,10 @@ def main() -> None:
         stdin="\n".join((DATA / "classify/valid.jsonl").read_text().splitlines()[:20]) + "\n")
     run("cls-tsv-to-jsonl", "classify", cls, DATA / "classify/valid.tsv", "--input-format", "tsv",
         "--output-format", "jsonl", "--top-k", "2")
-    # tagging
+
+
+def tagging(run: Runner, tag: Path, out: Path, work: Path) -> None:
+    """eval and tag."""
     run("eval-tag", "eval", tag, DATA / "tag/valid.iob1.conll")
     run("eval-tag-json", "eval", tag, DATA / "tag/valid.iob2.conll", "--json")
     run("tag-text", "tag", tag, DATA / "tag/sentences.txt")
@@ -108,7 +116,10 @@ def main() -> None:
     run("tag-bioes", "tag", tag, DATA / "tag/sentences.txt", "--output-scheme", "bioes", "--output-format", "conll")
     run("eval-pred-gold", "eval", "--pred", work / "pred.conll", "--gold", DATA / "tag/valid.iob1.conll", "--json")
     run("eval-pred-gold-table", "eval", "--pred", work / "pred.conll", "--gold", DATA / "tag/valid.iob1.conll")
-    # translation
+
+
+def translation(run: Runner, mt: Path, out: Path, work: Path) -> None:
+    """eval and translate."""
     run("eval-mt", "eval", mt, DATA / "translate/test.en", DATA / "translate/test.de")
     run("eval-mt-json", "eval", mt, DATA / "translate/test.en", DATA / "translate/test.de", "--json",
         "--beam", "3", "--length-penalty", "0.0")
@@ -124,7 +135,10 @@ def main() -> None:
     run("mt-int8-shortlist", "translate", mt, DATA / "translate/test.en", "--int8", "--shortlist", "--device", "cpu")
     run("eval-hyp-ref", "eval", "--hyp", work / "hyp.de", "--ref", DATA / "translate/test.de", "--json")
     run("eval-hyp-ref-table", "eval", "--hyp", work / "hyp.de", "--ref", DATA / "translate/test.de")
-    # a few errors
+
+
+def errors(run: Runner, cls: Path, mt: Path, lm: Path, work: Path) -> None:
+    """A few errors, and the root help."""
     run("err-missing", "eval", work / "nothing", DATA / "lm/valid.txt")
     run("err-task", "generate", cls, "--prompt", "x")
     run("err-nbest", "translate", mt, DATA / "translate/test.en", "--n-best", "3")
@@ -132,6 +146,26 @@ def main() -> None:
     run("err-exists", "train", "lm", "--train", DATA / "lm/train.txt", "--out", lm)
     run("err-cell", "train", "lm", "--train", DATA / "lm/train.txt", "--out", work / "x", "--cell", "tree")
     run("help-root", "--help")
+
+
+def main() -> None:
+    out = Path(sys.argv[1]).resolve()
+    work = out.parent / (out.name + ".work")
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)
+    out.mkdir(parents=True)
+    work.mkdir(parents=True)
+    run = Runner(out, work)
+    train_all(run, work)
+    lm, cls, tag, mt = work / "lm", work / "cls", work / "tag", work / "mt"
+    for ckpt in (lm, cls, tag, mt):
+        run(f"info-{ckpt.name}", "info", ckpt)
+        run(f"info-json-{ckpt.name}", "info", ckpt, "--json")
+    language_model(run, lm)
+    classification(run, cls)
+    tagging(run, tag, out, work)
+    translation(run, mt, out, work)
+    errors(run, cls, mt, lm, work)
     print(f"wrote {len(list(out.iterdir()))} files to {out}", file=sys.stderr)
 
 

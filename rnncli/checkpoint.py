@@ -127,8 +127,8 @@ def weights_run_id(directory: str | Path) -> str | None:
 def load_weights(directory: str | Path, model, run_id: str | None = None) -> None:
     """Fill `model` from model.safetensors; shape or key mismatches are a CheckpointError.
     With `run_id` (config.json's), weights written by another run are refused too."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_model
+    from safetensors import SafetensorError, safe_open
+    from safetensors.torch import load_file
 
     path = Path(directory) / WEIGHTS_FILE
     if not path.is_file():
@@ -141,9 +141,21 @@ def load_weights(directory: str | Path, model, run_id: str | None = None) -> Non
         raise CheckpointError(f"{path}: written by another training run than {CONFIG_FILE} (the checkpoint is "
                               "being replaced right now?); try again when that run has saved")
     try:
-        load_model(model, str(path), strict=True, device="cpu")
+        # Not safetensors' load_model: it refuses a target whose tensors are views of one
+        # buffer, as a CUDA model's RNN weights are (cuDNN's flat weights). Tied copies were
+        # stored once; the metadata names each alias's original (see portable_tensors).
+        tensors = load_file(str(path), device="cpu")
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+        for alias, original in metadata.items():
+            if alias != RUN_KEY and original in tensors and alias not in tensors:
+                tensors[alias] = tensors[original]
+        unwrap(model).load_state_dict(tensors, strict=True)
     except (SafetensorError, RuntimeError, OSError, ValueError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        # load_state_dict's message is a header line, then one line per problem: keep the first problem
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        lines = [line for line in lines if not line.startswith("Error(s) in loading state_dict")] or lines
+        reason = lines[0].rstrip(".") if lines else type(exc).__name__
         raise CheckpointError(f"{path}: corrupt or incompatible weights ({reason})") from None
 
 

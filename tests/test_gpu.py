@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from conftest import DATA, ROOT, StopAtStep, TINY_LM, run_subprocess
 from test_translate_core import padded_batch, tiny_model
 from rnncli.checkpoint import CheckpointWriter, load_trainer_state, read_metrics, write_config
-from rnncli.config import TrainConfig
+from rnncli.config import DecodeSettings, TrainConfig
 from rnncli.core.rnn import RNNStack
 from rnncli.decoding.beam import beam_search
 from rnncli.decoding.greedy import EOS_ID, greedy_search
@@ -179,10 +179,10 @@ def test_greedy_and_beam_on_cuda_equal_cpu(attention, cell, layers, fp32_only):
     gpu = copy.deepcopy(cpu).to(CUDA)
     src, lengths = padded_batch([8, 6, 5, 3, 1], seed=12)
     with torch.inference_mode():
-        for search, kwargs in ((greedy_search, {}), (beam_search, {"beam": 4, "n_best": 3})):
-            kwargs = {**kwargs, "max_extra": 4, "length_alpha": 0.6, "return_attention": True}
-            on_cpu = search(cpu, src, lengths, **kwargs)
-            on_gpu = search(gpu, src.to(CUDA), lengths.to(CUDA), **kwargs)
+        for search, settings in ((greedy_search, DecodeSettings(max_extra=4, length_penalty=0.6)),
+                                 (beam_search, DecodeSettings(beam=4, n_best=3, max_extra=4, length_penalty=0.6))):
+            on_cpu = search(cpu, src, lengths, settings, return_attention=True)
+            on_gpu = search(gpu, src.to(CUDA), lengths.to(CUDA), settings, return_attention=True)
             for hyps_c, hyps_g in zip(on_cpu, on_gpu):
                 assert [h.tokens for h in hyps_c] == [h.tokens for h in hyps_g]
                 assert [h.score for h in hyps_c] == pytest.approx([h.score for h in hyps_g], abs=1e-4)

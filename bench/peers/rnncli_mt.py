@@ -68,13 +68,16 @@ def train(args) -> dict:
     given = {"train_src": args.data / "train.en", "train_tgt": args.data / "train.de",
              "valid_src": args.data / "val.en", "valid_tgt": args.data / "val.de", "out": args.out,
              "max_steps": args.steps, "eval_every": args.steps, "encoder_hidden": args.encoder_hidden,
-             "seed": 1, "device": "cpu", "overwrite": True}
+             "seed": 1, "device": args.device, "precision": args.precision, "overwrite": True}
+    # On a GPU a step's work is queued: wait for it before each timestamp, or the rates count launches.
+    sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
     stamps: dict[int, tuple[float, int]] = {}
     started = time.perf_counter()
     finished = None
     _, events = train_events("translate", given)
     for event in events:
         if isinstance(event, StepDone):
+            sync()
             stamps[event.step] = (time.perf_counter(), sum(units))
         elif isinstance(event, Finished):
             finished = event
@@ -98,9 +101,10 @@ def decode(args) -> dict:
     from rnncli.config import DecodeSettings
     from rnncli.readers.text import read_lines
 
-    translator = load(args.ckpt, "cpu")
+    translator = load(args.ckpt, args.device)
     src = read_lines(args.src)
     settings = DecodeSettings(beam=args.beam, batch_size=args.batch_size)   # rnncli's defaults otherwise
+    # No warm-up on a GPU: OpenNMT-py's -report_time also starts after its model is on the device.
     started = time.perf_counter()
     hyps = translator.hypotheses(src, settings)
     seconds = time.perf_counter() - started
@@ -124,6 +128,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--encoder-hidden", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16", "auto"),
+                        help="training precision (rnncli's --precision)")
     parser.add_argument("--beam", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args()

@@ -56,6 +56,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--work", type=Path, default=Path("/tmp/rnncli-peers/work"),
                         help="scratch folder outside the repo: pieces, configs, checkpoints, logs")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                        help="where both translation sides train and decode (fastText stays on the CPU)")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "fp16"),
+                        help="training precision on both sides: fp16 is OpenNMT-py's model_dtype fp16 (torch "
+                             "autocast and a loss scale) and rnncli's --precision fp16; decoding stays fp32")
+    parser.add_argument("--onmt-python", type=Path, default=None,
+                        help="a Python that imports onmt (default: the peers venv's); on a machine that cannot "
+                             "build the venv, one with OpenNMT-py on its PYTHONPATH")
     parser.add_argument("--steps", type=int, default=300, help="training steps per model")
     parser.add_argument("--repeats", type=int, default=2, help="interleaved repeats per side")
     parser.add_argument("--onmt-input-feed", type=int, default=1, choices=(0, 1))
@@ -69,13 +77,17 @@ def parse_args() -> argparse.Namespace:
     work = args.work.resolve()
     if work == ROOT or ROOT in work.parents:
         parser.error(f"--work {args.work} is inside the repository; choose a folder outside it")
+    if args.precision != "fp32" and args.device != "cuda":
+        parser.error("--precision fp16 needs --device cuda")
+    args.onmt_python = args.onmt_python or args.peers_venv / "bin" / "python"
     return args
 
 
-def run_child(cmd: list[str], log: Path, threads: int, extra_env: dict | None = None) -> dict:
-    """Run one child process; its stdout, wall seconds and peak RSS (MiB, from wait4)."""
+def run_child(cmd: list[str], log: Path, threads: int, extra_env: dict | None = None, gpu: bool = False) -> dict:
+    """Run one child process; its stdout, wall seconds and peak RSS (MiB, from wait4). It sees
+    no GPU unless `gpu`."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-           "CUDA_VISIBLE_DEVICES": "", "PYTHONWARNINGS": "ignore", **(extra_env or {})}
+           "PYTHONWARNINGS": "ignore", **({} if gpu else {"CUDA_VISIBLE_DEVICES": ""}), **(extra_env or {})}
     log.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with open(log, "w", encoding="utf-8") as err:
@@ -97,10 +109,14 @@ def last_json(stdout: str) -> dict:
 
 
 # ---- OpenNMT-py ----------------------------------------------------------------------------
-def onmt_config(spm: Path, out: Path, steps: int, input_feed: int, bucket: int = 32768) -> str:
+def onmt_config(spm: Path, out: Path, steps: int, input_feed: int, bucket: int = 32768, device: str = "cpu",
+                precision: str = "fp32") -> str:
     """OpenNMT-py's defaults but for the shape, the optimiser and the bucket: its default
     bucket of 262,144 examples cycles a 29,000-pair corpus 9 times before the first step."""
+    gpu = "world_size: 1\ngpu_ranks: [0]\n" if device == "cuda" else ""
+    dtype = "model_dtype: fp16\n" if precision == "fp16" else ""
     return f"""# written by bench/peers/run_peers.py
+{gpu}{dtype}
 src_vocab: {spm}/vocab.txt
 tgt_vocab: {spm}/vocab.txt
 share_vocab: true
@@ -164,9 +180,11 @@ def onmt_train(args, spm: Path, rep: int) -> dict:
     for old in out.glob("model_step_*.pt"):
         old.unlink()
     config = out / "train.yaml"
-    config.write_text(onmt_config(spm, out, args.steps, args.onmt_input_feed), encoding="utf-8")
+    config.write_text(onmt_config(spm, out, args.steps, args.onmt_input_feed, device=args.device,
+                                  precision=args.precision), encoding="utf-8")
     log = out / "train.log"
-    child = run_child([str(args.peers_venv / "bin" / "onmt_train"), "-config", str(config)], log, args.threads)
+    child = run_child([str(args.onmt_python), "-m", "onmt.bin.train", "-config", str(config)], log, args.threads,
+                      gpu=args.device == "cuda")
     text = log.read_text(encoding="utf-8") + child["stdout"]
     rate_100, per_batch = onmt_rates(text, 10, 100)
     rate_all, _ = onmt_rates(text, 10, args.steps)
@@ -178,11 +196,12 @@ def onmt_train(args, spm: Path, rep: int) -> dict:
 def onmt_decode(args, spm: Path, model: str, rep: int) -> dict:
     out = args.work / "onmt" / f"r{rep}"
     hyp = out / "val.hyp.sp"
-    cmd = [str(args.peers_venv / "bin" / "onmt_translate"), "-model", model, "-src", str(spm / "val.en.sp"),
+    cmd = [str(args.onmt_python), "-m", "onmt.bin.translate", "-model", model, "-src", str(spm / "val.en.sp"),
            "-output", str(hyp), "-beam_size", "5", "-batch_size", "64", "-batch_type", "sents",
-           "-length_penalty", "wu", "-alpha", "0.6", "-max_length_ratio", "2", "-report_time", "-gpu", "-1"]
+           "-length_penalty", "wu", "-alpha", "0.6", "-max_length_ratio", "2", "-report_time", "-gpu", "0" if args.device == "cuda" else "-1"]
     # OpenNMT-py 3.5.1 predates torch 2.6's weights-only torch.load; its own checkpoint, just written
-    child = run_child(cmd, out / "translate.log", args.threads, {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"})
+    child = run_child(cmd, out / "translate.log", args.threads, {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"},
+                      gpu=args.device == "cuda")
     text = (out / "translate.log").read_text(encoding="utf-8") + child["stdout"]
     per_sentence_ms = float(re.search(r"Average translation time \(ms\):\s*([\d.]+)", text)[1])
     lines = hyp.read_text(encoding="utf-8").splitlines()
@@ -197,8 +216,9 @@ def onmt_decode(args, spm: Path, model: str, rep: int) -> dict:
 def rnncli_train(args, spm: Path, rep: int) -> dict:
     out = args.work / "rnncli" / f"r{rep}"
     cmd = [sys.executable, str(HERE / "rnncli_mt.py"), "train", "--data", str(args.data / "multi30k"),
-           "--spm", str(spm), "--out", str(out), "--steps", str(args.steps), "--threads", str(args.threads)]
-    child = run_child(cmd, args.work / "rnncli" / f"train-r{rep}.log", args.threads)
+           "--spm", str(spm), "--out", str(out), "--steps", str(args.steps), "--threads", str(args.threads),
+           "--device", args.device, "--precision", args.precision]
+    child = run_child(cmd, args.work / "rnncli" / f"train-r{rep}.log", args.threads, gpu=args.device == "cuda")
     return {**last_json(child["stdout"]), "wall_seconds": child["wall_seconds"],
             "peak_rss_mib": child["peak_rss_mib"], "model": str(out)}
 
@@ -216,8 +236,8 @@ def rnncli_probe(args, rep: int) -> dict:
 def rnncli_decode(args, ckpt: str, rep: int) -> dict:
     hyp = args.work / "rnncli" / f"val.hyp.r{rep}.de"
     cmd = [sys.executable, str(HERE / "rnncli_mt.py"), "decode", "--ckpt", ckpt,
-           "--src", str(args.data / "multi30k" / "val.en"), "--hyp-out", str(hyp), "--threads", str(args.threads)]
-    child = run_child(cmd, args.work / "rnncli" / f"decode-r{rep}.log", args.threads)
+           "--src", str(args.data / "multi30k" / "val.en"), "--hyp-out", str(hyp), "--threads", str(args.threads), "--device", args.device]
+    child = run_child(cmd, args.work / "rnncli" / f"decode-r{rep}.log", args.threads, gpu=args.device == "cuda")
     return {**last_json(child["stdout"]), "wall_seconds": child["wall_seconds"],
             "peak_rss_mib": child["peak_rss_mib"], "hyp": str(hyp)}
 
@@ -241,7 +261,8 @@ def translation(args) -> dict:
     for rep in range(args.repeats):   # peer, rnncli, peer, rnncli: training, then decoding
         print(f"repeat {rep + 1}/{args.repeats}: training", file=sys.stderr, flush=True)
         onmt, ours = onmt_train(args, spm, rep), rnncli_train(args, spm, rep)
-        ours["probe"] = rnncli_probe(args, rep)
+        if args.device == "cpu":   # the probe is a CPU measurement
+            ours["probe"] = rnncli_probe(args, rep)
         print(f"repeat {rep + 1}/{args.repeats}: beam-5 decoding of val", file=sys.stderr, flush=True)
         onmt["decode"] = onmt_decode(args, spm, onmt["model"], rep)
         ours["decode"] = rnncli_decode(args, ours["model"], rep)
@@ -333,9 +354,10 @@ def rows(result: dict) -> list[tuple[str, str, str, str]]:
         ours, peer = t["rnncli"], t["onmt"]
         add("MT training tgt tokens/s, steps 10-100", ours, peer, ("tgt_tokens_per_s_10_100",))
         add(f"MT training tgt tokens/s, steps 10-{result['steps']}", ours, peer, ("tgt_tokens_per_s_10_last",))
-        add("MT training tgt tokens/s: rnncli's 60-step probe* against OpenNMT-py steps 10-100",
-            [r["probe"] for r in ours], [{"tgt_tokens_per_s": r["tgt_tokens_per_s_10_100"]} for r in peer],
-            ("tgt_tokens_per_s",))
+        if all("probe" in r for r in ours):
+            add("MT training tgt tokens/s: rnncli's 60-step probe* against OpenNMT-py steps 10-100",
+                [r["probe"] for r in ours], [{"tgt_tokens_per_s": r["tgt_tokens_per_s_10_100"]} for r in peer],
+                ("tgt_tokens_per_s",))
         add("MT target tokens per batch", ours, peer, ("tgt_tokens_per_step",))
         add(f"beam-5 sentences/s on val (step-{result['steps']} models)", ours, peer, ("decode", "sentences_per_s"))
         add("beam-5 output pieces per sentence", ours, peer, ("decode", "pieces_per_sentence"), "{:.1f}")
@@ -362,7 +384,9 @@ def rows(result: dict) -> list[tuple[str, str, str, str]]:
 
 
 def render(result: dict) -> str:
-    lines = [f"Peers in the same run, {result['date']}, {result['threads']} threads, load average at start "
+    where = result.get("device", "cpu") + (f" ({result['device_name']})" if result.get("device_name") else "")
+    lines = [f"Peers in the same run, {result['date']}, {where}, training in {result.get('precision', 'fp32')}, "
+             f"{result['threads']} threads, load average at start "
              f"{result['load_start']}, at end {result['load_end']}",
              "", "| figure | rnncli | peer | rnncli / peer |", "|---|---|---|---|"]
     peers = {"translation": "OpenNMT-py 3.5.1" + (" (JoeyNMT 2.3 where named)" if "joeynmt" in
@@ -373,10 +397,18 @@ def render(result: dict) -> str:
     lines.append("")
     lines.append("peer: " + ", ".join(v + " (" + k + ")" for k, v in peers.items() if k in result)
                  + "; medians, each run in brackets")
-    if "translation" in result:
+    if "translation" in result and all("probe" in r for r in result["translation"]["rnncli"]):
         lines.append("* `bench/measure_translate_speed.py --steps 60 --encoder-hidden 128` (its own tokenizer "
                      "and loop), run right after each rnncli training")
     return "\n".join(lines)
+
+
+def device_name(device: str) -> str | None:
+    if device != "cuda":
+        return None
+    import torch
+
+    return f"{torch.cuda.get_device_name()}, torch {torch.__version__}"
 
 
 def freeze(venv: Path) -> list[str] | None:
@@ -387,12 +419,13 @@ def freeze(venv: Path) -> list[str] | None:
 
 def main() -> None:
     args = parse_args()
-    if not (args.peers_venv / "bin" / "python").exists():
-        raise SystemExit(f"run_peers: no peers venv at {args.peers_venv}; run bash bench/peers/setup.sh first")
+    if not args.onmt_python.exists():
+        raise SystemExit(f"run_peers: no {args.onmt_python}; run bash bench/peers/setup.sh first")
     args.work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "threads": args.threads,
-              "steps": args.steps, "repeats": args.repeats, "onmt_input_feed": args.onmt_input_feed,
+              "steps": args.steps, "repeats": args.repeats,
+              "device": args.device, "device_name": device_name(args.device), "precision": args.precision, "onmt_input_feed": args.onmt_input_feed,
               "classify_minutes": args.classify_minutes, "command": " ".join(sys.argv),
               "load_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
               "peers": freeze(args.peers_venv), "peers_joeynmt": freeze(Path(f"{args.peers_venv}-joey"))
