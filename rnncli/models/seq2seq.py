@@ -22,6 +22,7 @@ from torch import nn
 
 from rnncli.core.attention import Attention
 from rnncli.core.dropout import Dropout
+from rnncli.core.losses import linear_cross_entropy, smoothed_cross_entropy
 from rnncli.core.masking import sequence_mask
 from rnncli.core.rnn import LSTMStep, RNNStack, State
 
@@ -172,12 +173,22 @@ class Seq2Seq(nn.Module):
         return self.attend(hidden, state)
 
     def forward(self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor,
-                tgt_mask: torch.Tensor) -> torch.Tensor:
-        """Logits (N, V) for the N real target positions (tgt_mask True), in row-major order.
+                tgt_mask: torch.Tensor, targets: torch.Tensor | None = None,
+                label_smoothing: float = 0.0) -> torch.Tensor:
+        """Logits (N, V) for the N real target positions (tgt_mask True), in row-major order;
+        with `targets` (N,) given, the mean label-smoothed cross-entropy against them instead.
 
-        Projecting only real positions keeps the vocabulary-sized matmul off the padding."""
+        Projecting only real positions keeps the vocabulary-sized matmul off the padding.
+        The loss is computed here, not by the caller, so that in fp32 the output layer and
+        the loss run fused, block by block (`linear_cross_entropy`), and so that a
+        DistributedDataParallel wrapper sees all of it in its forward."""
         attentional, _ = self.decode_all(tgt_in, self.encode(src, src_lengths))
-        return self.output(self.dropout(attentional[tgt_mask]))
+        features = self.dropout(attentional[tgt_mask])
+        if targets is None:
+            return self.output(features)
+        if torch.is_autocast_enabled(features.device.type):
+            return smoothed_cross_entropy(self.output(features), targets, label_smoothing)
+        return linear_cross_entropy(features, self.output.weight, self.output.bias, targets, label_smoothing)
 
     def step(self, prev: torch.Tensor, state: DecoderState,
              output: Callable[[torch.Tensor], torch.Tensor] | None = None,

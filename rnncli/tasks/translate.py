@@ -18,7 +18,6 @@ import torch
 from rnncli.batching import equal_key_batches, inference_batches, pad
 from rnncli.checkpoint import fingerprint, read_config
 from rnncli.config import DecodeSettings
-from rnncli.core.losses import smoothed_cross_entropy
 from rnncli.decoding.beam import beam_search
 from rnncli.decoding.greedy import Hypothesis, greedy_search
 from rnncli.decoding.shortlist import Lexicon, ShortlistedModel, build_lexicon
@@ -44,8 +43,7 @@ def make_batch(src: list[list[int]], tgt: list[list[int]]) -> dict[str, torch.Te
 def translation_loss(model, batch: dict[str, torch.Tensor], label_smoothing: float) -> tuple[torch.Tensor, int]:
     """One fused cross-entropy over the real (non-pad) target positions only."""
     mask = batch["tgt_out"] != PAD_ID
-    logits = model(batch["src"], batch["src_lengths"], batch["tgt_in"], mask)
-    loss = smoothed_cross_entropy(logits, batch["tgt_out"][mask], label_smoothing)
+    loss = model(batch["src"], batch["src_lengths"], batch["tgt_in"], mask, batch["tgt_out"][mask], label_smoothing)
     return loss, int(mask.sum())
 
 
