@@ -62,7 +62,7 @@ def test_round_trip_has_exact_parity(artifacts, checkpoints, task, fmt):
     assert manifest["parity"]["match_rate"] == 1.0 and manifest["parity"]["total"] > 0
     assert manifest["parity"]["max_diff"] < 1e-3
     assert len(manifest["checkpoint"]["sha256"]["model.safetensors"]) == 64
-    assert (out / "runner.py").is_file() and (out / "tokenizer").is_dir()
+    assert (out / "runner.py").is_file() and (out / "rnncli_runner_text.py").is_file() and (out / "tokenizer").is_dir()
     model_files = [manifest["files"]["module"]] if fmt == "torchscript" else list(manifest["files"]["graphs"].values())
     assert all((out / f).is_file() for f in model_files)
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]   # no temporary directory left

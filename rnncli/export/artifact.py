@@ -6,6 +6,7 @@
       model.pt | *.onnx          the model (graphs.py); crf.json for an ONNX tagger
       tokenizer/                 the checkpoint's tokenizer files as they are
       runner.py                  the standalone runner (numpy + torch or onnxruntime)
+      rnncli_runner_text.py      its tokenizers and batching
       checkpoint_config.json     the checkpoint's config.json (for `rnncli eval OUT`)
 
 The artifact is written into a temporary directory beside OUT, checked there, and renamed
@@ -29,6 +30,7 @@ KIND = "rnncli-export"
 FORMATS = ("torchscript", "onnx")
 TASKS = ("classify", "tag", "translate", "lm")
 RUNNER = Path(__file__).with_name("runner.py")
+RUNNER_TEXT = Path(__file__).with_name("runner_text.py")   # shipped as rnncli_runner_text.py
 
 
 def is_artifact(path: str | Path) -> bool:
@@ -126,6 +128,7 @@ def fill_directory(directory: Path, checkpoint: Path) -> None:
     """Tokenizer files, the runner and the checkpoint's config, beside the model file(s)."""
     shutil.copytree(checkpoint / "tokenizer", directory / "tokenizer")
     shutil.copyfile(RUNNER, directory / "runner.py")
+    shutil.copyfile(RUNNER_TEXT, directory / "rnncli_runner_text.py")
     shutil.copyfile(checkpoint / "config.json", directory / "checkpoint_config.json")
 
 
