@@ -20,19 +20,27 @@ from __future__ import annotations
 import torch
 
 
+def _summed_loss(log_probs: torch.Tensor, target: torch.Tensor, smoothing: float) -> torch.Tensor:
+    """Sum over rows of (1 - eps) * nll + eps * (-mean log p), for log_probs (N, V), target (N, 1)."""
+    nll = -log_probs.gather(1, target).sum()
+    uniform = -log_probs.sum() / log_probs.size(1)
+    return (1.0 - smoothing) * nll + smoothing * uniform
+
+
+def _into_gradient(log_probs: torch.Tensor, target: torch.Tensor, smoothing: float) -> torch.Tensor:
+    """Turn log_probs (N, V) in place into the summed loss's gradient, softmax - q."""
+    grad = log_probs.exp_().sub_(smoothing / log_probs.size(1))          # softmax - eps / V
+    return grad.scatter_add_(1, target, grad.new_full(target.shape, smoothing - 1.0))  # - (1 - eps) at the target
+
+
 class _SmoothedCrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits: torch.Tensor, target: torch.Tensor, smoothing: float) -> torch.Tensor:
-        rows, classes = logits.shape
+        rows, target = logits.size(0), target.unsqueeze(1)
         log_probs = torch.log_softmax(logits.float(), dim=-1)
-        nll = -log_probs.gather(1, target.unsqueeze(1)).sum()
-        uniform = -log_probs.sum() / classes
-        loss = ((1.0 - smoothing) * nll + smoothing * uniform) / rows
+        loss = _summed_loss(log_probs, target, smoothing) / rows
         if logits.requires_grad:
-            grad = log_probs.exp_().sub_(smoothing / classes)     # softmax - eps / V, in place
-            grad.scatter_add_(1, target.unsqueeze(1),
-                              grad.new_full((rows, 1), smoothing - 1.0))  # - (1 - eps) at the target
-            ctx.save_for_backward(grad)
+            ctx.save_for_backward(_into_gradient(log_probs, target, smoothing))
             ctx.rows, ctx.dtype = rows, logits.dtype
         return loss
 
@@ -80,11 +88,9 @@ class _LinearCrossEntropy(torch.autograd.Function):
             else:
                 torch.mm(x, weight.t(), out=logits)
             torch.ops.aten._log_softmax.out(logits, -1, False, out=log_probs)
-            nll = -log_probs.gather(1, t).sum()
-            total += (1.0 - smoothing) * nll - smoothing * log_probs.sum() / classes
+            total += _summed_loss(log_probs, t, smoothing)
             if wants_grad:
-                grad = log_probs.exp_().sub_(smoothing / classes)     # softmax - eps / V, in place
-                grad.scatter_add_(1, t, grad.new_full(t.shape, smoothing - 1.0))
+                grad = _into_gradient(log_probs, t, smoothing)
                 torch.mm(grad, weight, out=grad_features[start:start + block_rows])
                 grad_weight.addmm_(grad.t(), x)
                 if grad_bias is not None:
